@@ -1,0 +1,281 @@
+// The `redress` command line: a client of the workspace's daemon, which it starts when needed.
+// Exit codes (docs/cli.md): 0 done; 1 the run ended but not cleanly (halted, failed, cancelled,
+// verify found differences); 2 bad input (config, compile, manifest, unknown plan or run);
+// 3 the daemon is unavailable; 4 the ledger does not verify; 130 paused by Ctrl-C.
+import { Command, Option } from 'commander';
+import { existsSync, mkdirSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { DaemonClient } from '../../shared/client';
+import { CONFIG_FILE } from '../../shared/config';
+import { coerceError, RedressError } from '../../shared/errors';
+import { FINAL_STATUSES, type RunSummary } from '../../shared/protocol';
+import { connectExisting, ensureDaemon, readDaemonInfo, startDaemon } from '../launch';
+import { VERSION } from '../version';
+import { printPreview, printRun, RunProgress } from './output';
+
+const program = new Command();
+program
+  .name('redress')
+  .description('Safe data corrections: preview, dry-run, apply, verify and roll back changes to production data.')
+  .version(VERSION)
+  .option('-w, --workspace <dir>', 'the workspace (folder with redress.config.json)', process.cwd())
+  .option('--json', 'print one JSON object instead of text', false)
+  .showHelpAfterError();
+
+const ws = () => resolve(program.opts<{ workspace: string }>().workspace);
+const json = () => program.opts<{ json: boolean }>().json;
+const out = (o: unknown) => process.stdout.write(JSON.stringify(o, null, json() ? 0 : 2) + '\n');
+const collect = (v: string, prev: Record<string, string>) => {
+  const i = v.indexOf('=');
+  if (i < 1) throw new RedressError('CONFIG', `--param takes name=value, got "${v}"`);
+  return { ...prev, [v.slice(0, i)]: v.slice(i + 1) };
+};
+const int = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new RedressError('CONFIG', `expected a positive whole number, got "${v}"`);
+  return n;
+};
+
+async function withDaemon<T>(fn: (c: DaemonClient) => Promise<T>): Promise<T> {
+  const c = await ensureDaemon(ws());
+  try {
+    return await fn(c);
+  } finally {
+    c.close();
+  }
+}
+
+/** Follows a run to its end with a progress bar; Ctrl-C pauses it (resumable). */
+async function follow(c: DaemonClient, runId: string, label: string): Promise<RunSummary> {
+  const first = await c.request('run', { runId });
+  const bar = new RunProgress(label, first.totalRows, json());
+  let interrupted = false;
+  const onSigint = () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    bar.note(`pausing ${runId} at the next batch boundary (Ctrl-C again to leave it running)...`);
+    c.request('pause', { runId }).catch(() => {});
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    const final = await new Promise<RunSummary>((resolveRun, reject) => {
+      c.onClose = reject;
+      const check = async () => {
+        const r = await c.request('run', { runId });
+        if (FINAL_STATUSES.includes(r.status) || r.status === 'paused' || r.status === 'interrupted') resolveRun(r);
+      };
+      c.onEvent((e) => {
+        if (e.runId !== runId) return;
+        if (e.kind === 'progress') bar.update(e.data as { counts: { scanned: number } });
+        if (['completed', 'failed', 'halted', 'cancelled', 'paused', 'interrupted'].includes(e.kind)) check().catch(reject);
+      });
+      c.request('subscribe', { runId, fromSeq: 0 }).then(() => check(), reject);
+    });
+    bar.stop();
+    return final;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+function finish(r: RunSummary, extra: Record<string, unknown> = {}): void {
+  if (json()) out({ runId: r.id, kind: r.kind, status: r.status, planId: r.planId, ...r.counts, apply: r.apply, message: r.message, ...extra });
+  else printRun(r);
+  if (r.status === 'paused') process.exitCode = 130;
+  else if (r.status !== 'completed') process.exitCode = 1;
+  else if (r.kind === 'verify' && r.apply.drifted > 0) process.exitCode = 1;
+}
+
+program
+  .command('init')
+  .description('make this folder a Redress workspace: redress.config.json, corrections/, .redress/ ignored')
+  .requiredOption('--sqlite <file>', 'the SQLite database to correct (path relative to the workspace)')
+  .action((o: { sqlite: string }) => {
+    const dir = ws();
+    const cfg = join(dir, CONFIG_FILE);
+    if (existsSync(cfg)) throw new RedressError('CONFIG', `${cfg} exists already; edit it instead.`);
+    mkdirSync(join(dir, 'corrections'), { recursive: true });
+    writeFileSync(cfg, JSON.stringify({ target: { kind: 'sqlite', path: o.sqlite }, correctionsDir: 'corrections' }, null, 2) + '\n');
+    const gi = join(dir, '.gitignore');
+    if (!existsSync(gi) || !readFileSync(gi, 'utf8').includes('.redress/')) appendFileSync(gi, '.redress/\n');
+    if (json()) out({ config: cfg });
+    else process.stdout.write(`Wrote ${cfg}. Put corrections in ${join(dir, 'corrections')}/<name>.correction.ts.\n`);
+  });
+
+program
+  .command('preview <correction>')
+  .description('run the correction on a seeded sample of rows and show the before/after diff (writes nothing)')
+  .option('-n, --sample <n>', 'rows in the sample', int)
+  .option('--seed <n>', 'sample seed (same seed, same rows)', (v) => Number(v))
+  .option('--show <n>', 'row diffs to print', int, 5)
+  .option('-p, --param <name=value>', 'parameter for the transform (repeatable)', collect, {})
+  .action(async (file: string, o: { sample?: number; seed?: number; show: number; param: Record<string, string> }) => {
+    await withDaemon(async (c) => {
+      const r = await c.request('preview', { correction: resolve(file), params: o.param, ...(o.sample ? { sampleSize: o.sample } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}) });
+      if (json()) out({ correctionId: r.correctionId, sampleSize: r.sampleSize, ...r.summary, durationMs: Math.round(r.durationMs) });
+      else printPreview(r, o.show);
+    });
+  });
+
+program
+  .command('dry-run <correction>')
+  .description('run the correction over every selected row without writing; the result is a plan')
+  .option('-b, --batch-size <n>', 'rows per batch', int)
+  .option('-p, --param <name=value>', 'parameter for the transform (repeatable)', collect, {})
+  .action(async (file: string, o: { batchSize?: number; param: Record<string, string> }) => {
+    await withDaemon(async (c) => {
+      const { runId } = await c.request('dryRun', { correction: resolve(file), params: o.param, ...(o.batchSize ? { batchSize: o.batchSize } : {}) });
+      finish(await follow(c, runId, 'dry-run'));
+    });
+  });
+
+program
+  .command('apply <plan>')
+  .description('apply a plan to the target: compare-and-set writes, before-images, checkpoints')
+  .option('-b, --batch-size <n>', 'rows per batch (one transaction each)', int)
+  .option('--canary <percent>', 'apply only this percentage of rows, chosen by key hash', (v) => Number(v))
+  .action(async (planId: string, o: { batchSize?: number; canary?: number }) => {
+    await withDaemon(async (c) => {
+      const { runId } = await c.request('apply', { planId, ...(o.batchSize ? { batchSize: o.batchSize } : {}), ...(o.canary !== undefined ? { canaryPercent: o.canary } : {}) });
+      finish(await follow(c, runId, 'apply'));
+    });
+  });
+
+for (const [name, method, what] of [
+  ['rollback', 'rollback', 'restore the before-images of an apply run (compare-and-set: rows changed since are quarantined)'],
+  ['verify', 'verify', 're-read the rows an apply or rollback run wrote and compare them with the state it meant to leave'],
+  ['resume', 'resume', 'continue a paused or interrupted run from its last checkpoint'],
+] as const) {
+  program
+    .command(`${name} <run>`)
+    .description(what)
+    .action(async (runId: string) => {
+      await withDaemon(async (c) => {
+        const r = await c.request(method, { runId });
+        finish(await follow(c, r.runId, name));
+      });
+    });
+}
+
+for (const name of ['pause', 'cancel'] as const) {
+  program
+    .command(`${name} <run>`)
+    .description(`${name} a running run at its next batch boundary`)
+    .action(async (runId: string) => {
+      await withDaemon(async (c) => {
+        const r = await c.request(name, { runId });
+        if (json()) out({ runId, status: r.status });
+        else process.stdout.write(`${name} requested for ${runId}.\n`);
+      });
+    });
+}
+
+program
+  .command('runs')
+  .description('list runs, newest first')
+  .option('-n, --limit <n>', 'how many', int, 20)
+  .action(async (o: { limit: number }) => {
+    await withDaemon(async (c) => {
+      const { runs } = await c.request('runs', { limit: o.limit });
+      if (json()) return out({ runs });
+      if (!runs.length) return void process.stdout.write('No runs yet. Start with `redress preview corrections/<name>.correction.ts`.\n');
+      for (const r of runs) {
+        process.stdout.write(`${r.id.padEnd(26)} ${r.kind.padEnd(8)} ${r.status.padEnd(11)} ${r.correctionId.padEnd(28)} ${r.planId ?? ''}  ${r.message ?? ''}\n`);
+      }
+    });
+  });
+
+program
+  .command('status [run]')
+  .description('the daemon, or one run')
+  .action(async (runId?: string) => {
+    await withDaemon(async (c) => {
+      if (runId) return finish(await c.request('run', { runId }));
+      const s = await c.request('status', {});
+      if (json()) out(s);
+      else process.stdout.write(`daemon pid ${s.pid} (v${s.version}), up ${Math.round(s.uptimeMs / 1000)}s, ${s.clients} client(s)\nworkspace ${s.workspace}\ntarget    ${s.target}\nledger    ${s.ledgerPath}\nactive    ${s.activeRuns.join(', ') || 'none'}\n`);
+    });
+  });
+
+program
+  .command('diffs <run>')
+  .description("the planned row changes of a dry-run (or of an apply run's plan)")
+  .addOption(new Option('--status <status>', 'only rows with this status').choices(['changed', 'skipped', 'quarantined']))
+  .option('--column <name>', 'only rows that change this column')
+  .option('-n, --limit <n>', 'rows', int, 20)
+  .option('--offset <n>', 'skip this many', (v) => Number(v), 0)
+  .action(async (runId: string, o: { status?: 'changed' | 'skipped' | 'quarantined'; column?: string; limit: number; offset: number }) => {
+    await withDaemon(async (c) => {
+      const r = await c.request('diffs', { runId, offset: o.offset, limit: o.limit, ...(o.status ? { status: o.status } : {}), ...(o.column ? { column: o.column } : {}) });
+      out(r);
+    });
+  });
+
+const ledger = program.command('ledger').description('the append-only ledger');
+ledger
+  .command('verify')
+  .description('recompute the event chain and every plan hash; exit 4 if anything was edited')
+  .action(async () => {
+    await withDaemon(async (c) => {
+      const r = await c.request('ledgerVerify', {});
+      if (json()) out(r);
+      else if (r.ok) process.stdout.write(`Ledger verified: ${r.events} events chained, ${r.plans} plan(s) hash to their content.\n`);
+      else process.stdout.write(`LEDGER DOES NOT VERIFY:\n${r.problems.map((p) => `  - ${p}`).join('\n')}\n`);
+      if (!r.ok) process.exitCode = 4;
+    });
+  });
+
+const daemon = program.command('daemon').description('the background process that owns the ledger and runs');
+daemon
+  .command('start')
+  .description('start the daemon for this workspace (commands start it when needed)')
+  .option('--idle-ms <ms>', 'exit after this long with no client and no run', int)
+  .action(async (o: { idleMs?: number }) => {
+    const existing = await connectExisting(ws());
+    if (existing) {
+      existing.close();
+      const info = readDaemonInfo(ws())!;
+      return json() ? out({ pid: info.pid, port: info.port, already: true }) : void process.stdout.write(`Daemon already running (pid ${info.pid}).\n`);
+    }
+    const r = await startDaemon(ws(), o.idleMs ? { idleMs: o.idleMs } : {});
+    if (json()) out(r);
+    else process.stdout.write(`Daemon started (pid ${r.pid}, 127.0.0.1:${r.port}).\n`);
+  });
+daemon
+  .command('stop')
+  .description('stop the daemon (running runs pause at a batch boundary)')
+  .action(async () => {
+    const c = await connectExisting(ws());
+    if (!c) return json() ? out({ running: false }) : void process.stdout.write('No daemon running.\n');
+    const pid = readDaemonInfo(ws())!.pid;
+    const closed = new Promise<void>((r) => (c.onClose = () => r()));
+    await c.request('shutdown', {});
+    await closed;
+    if (json()) out({ stopped: pid });
+    else process.stdout.write(`Daemon ${pid} stopped.\n`);
+  });
+daemon
+  .command('status')
+  .description('is a daemon running for this workspace?')
+  .action(async () => {
+    const c = await connectExisting(ws());
+    if (!c) {
+      if (json()) out({ running: false });
+      else process.stdout.write('No daemon running for this workspace.\n');
+      process.exitCode = 3;
+      return;
+    }
+    const s = await c.request('status', {});
+    c.close();
+    if (json()) out({ running: true, ...s });
+    else process.stdout.write(`Daemon running: pid ${s.pid}, up ${Math.round(s.uptimeMs / 1000)}s, target ${s.target}.\n`);
+  });
+
+const INPUT_ERRORS = new Set(['CONFIG', 'COMPILE', 'MANIFEST', 'NO_TABLE', 'NO_COLUMN', 'NO_UNIQUE_KEY', 'PLAN_NOT_FOUND', 'RUN_NOT_FOUND', 'RUN_STATE', 'BUSY', 'PLAN_STALE', 'PLAN_TAMPERED', 'SCHEMA_DRIFT', 'TARGET']);
+
+program.parseAsync(process.argv).catch((e) => {
+  const err = coerceError(e);
+  if (json()) process.stdout.write(JSON.stringify({ error: err.toJSON() }) + '\n');
+  else process.stderr.write(`redress: ${err.message}\n`);
+  process.exitCode = err.code === 'DAEMON_UNAVAILABLE' ? 3 : err.code === 'LEDGER_TAMPERED' ? 4 : INPUT_ERRORS.has(err.code) ? 2 : 1;
+});

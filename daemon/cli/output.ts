@@ -1,0 +1,74 @@
+// How the CLI shows previews, runs and progress to a person.
+import { SingleBar, Presets } from 'cli-progress';
+import type { Result, RunSummary, RowDiff } from '../../shared/protocol';
+import { display, fromWire, type WireValue } from '../../shared/values';
+
+const show = (w: WireValue) => display(fromWire(w));
+
+export function formatKey(d: RowDiff): string {
+  return Object.entries(d.key)
+    .map(([k, v]) => `${k}=${show(v)}`)
+    .join(', ');
+}
+
+export function printPreview(r: Result<'preview'>, n: number): void {
+  const s = r.summary;
+  const w = (t: string) => process.stdout.write(t + '\n');
+  w(`Preview of ${r.correctionId} on a sample of ${r.sampleSize} rows (${Math.round(r.durationMs)} ms):`);
+  w(`  scanned ${s.scanned}  changed ${s.changed}  unchanged ${s.unchanged}  skipped ${s.skipped}  quarantined ${s.quarantined}`);
+  const cols = Object.entries(s.changesPerColumn);
+  if (cols.length) w(`  changes per column: ${cols.map(([c, k]) => `${c} ${k}`).join(', ')}`);
+  for (const d of r.diffs.filter((x) => x.status === 'changed').slice(0, n)) {
+    w(`  [${formatKey(d)}]`);
+    for (const [col, ch] of Object.entries(d.changes)) w(`      ${col}: ${show(ch.before)} -> ${show(ch.after)}`);
+  }
+  for (const d of r.diffs.filter((x) => x.status === 'quarantined').slice(0, n)) w(`  quarantined [${formatKey(d)}]: ${d.reason}`);
+}
+
+export function printRun(r: RunSummary): void {
+  const c = r.counts;
+  const lines = [`${r.kind} ${r.id}: ${r.status}${r.message ? ` — ${r.message}` : ''}`];
+  if (r.kind === 'dry-run') lines.push(`  scanned ${c.scanned}  changed ${c.changed}  unchanged ${c.unchanged}  skipped ${c.skipped}  quarantined ${c.quarantined}`);
+  else if (r.kind === 'verify') lines.push(`  checked ${c.scanned}  matching ${r.apply.applied}  differing ${r.apply.drifted}`);
+  else lines.push(`  rows ${c.scanned}  written ${r.apply.applied}  already so ${r.apply.alreadyApplied}  drifted ${r.apply.drifted}`);
+  if (r.planId && r.kind === 'dry-run' && r.status === 'completed') lines.push(`  plan ${r.planId}: review with \`redress diffs ${r.id}\`, apply with \`redress apply ${r.planId}\``);
+  if (r.status === 'paused' || r.status === 'interrupted' || r.status === 'halted') lines.push(`  resume with \`redress resume ${r.id}\``);
+  if (r.kind === 'apply' && r.status === 'completed') lines.push(`  verify with \`redress verify ${r.id}\`, undo with \`redress rollback ${r.id}\``);
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+/** A progress bar on a terminal; a line per tenth of the way elsewhere (CI logs, pipes). */
+export class RunProgress {
+  private bar: SingleBar | null = null;
+  private lastTenth = -1;
+
+  constructor(
+    private readonly label: string,
+    private readonly total: number | null,
+    private readonly quiet: boolean,
+  ) {
+    if (!quiet && process.stderr.isTTY && total) {
+      this.bar = new SingleBar({ format: `${label} [{bar}] {percentage}% | {value}/{total} rows | {eta_formatted} left`, stream: process.stderr, hideCursor: true }, Presets.shades_classic);
+      this.bar.start(total, 0);
+    }
+  }
+
+  update(data: { counts: { scanned: number } }): void {
+    const done = data.counts.scanned;
+    if (this.bar) return this.bar.update(done);
+    if (this.quiet || !this.total) return;
+    const tenth = Math.floor((done / this.total) * 10);
+    if (tenth > this.lastTenth) {
+      this.lastTenth = tenth;
+      process.stderr.write(`${this.label}: ${done}/${this.total} rows (${Math.round((done / this.total) * 100)}%)\n`);
+    }
+  }
+
+  note(msg: string): void {
+    process.stderr.write(`\n${msg}\n`);
+  }
+
+  stop(): void {
+    this.bar?.stop();
+  }
+}

@@ -1,0 +1,220 @@
+// Apply and rollback: the plan's rows, batch by batch, each batch one compare-and-set transaction on
+// the target; the checkpoint advances only after the batch has committed. Replaying a committed batch
+// finds its rows already in the after-state and writes nothing (exactly-once effect).
+import { RedressError } from '../../shared/errors';
+import type { ApplyCounts } from '../../shared/protocol';
+import { createHash } from 'node:crypto';
+import { fromWire, type StoredValue, type WireValue } from '../../shared/values';
+import type { Ledger, PlanRow, PlanRowRecord, RunRow } from '../ledger/ledger';
+import { schemaDrift } from '../targets/schemaDrift';
+import type { CasOutcome, CasWrite, Scan, StoredRow, TableSchema, Target } from '../targets/target';
+import { planContentHash } from './planHash';
+import { rowHasher } from './prepare';
+import type { RunControl, RunOutcome } from './runControl';
+
+export interface ApplyOptions {
+  batchSize: number;
+  canaryPercent?: number;
+}
+
+interface PlanContext {
+  plan: PlanRow;
+  schema: TableSchema;
+  scan: Scan;
+}
+
+export function planContext(plan: PlanRow): PlanContext {
+  const schema = JSON.parse(plan.tableSchema) as TableSchema;
+  const manifest = JSON.parse(plan.manifest) as { target: { table: string; key: string[] } };
+  return { plan, schema, scan: { table: manifest.target.table, key: manifest.target.key } };
+}
+
+/** Refuses a plan whose rows were edited, or whose target is not the one it was made against. */
+export async function checkPlanApplicable(ledger: Ledger, target: Target, pc: PlanContext): Promise<void> {
+  const { plan, schema, scan } = pc;
+  const { hash } = planContentHash(ledger, plan.dryRunId, { codeHash: plan.codeHash, manifest: plan.manifest, fingerprint: schema.fingerprint, target: plan.target });
+  if (hash !== plan.contentHash) {
+    throw new RedressError('PLAN_TAMPERED', `Plan ${plan.id} does not hash to its content hash any more: its rows were changed after it was made. Do not apply it; make a new plan with a dry-run.`);
+  }
+  if (plan.target !== target.description) {
+    throw new RedressError('PLAN_STALE', `Plan ${plan.id} was made against ${plan.target}, but this daemon's target is ${target.description}. Make a new plan against this target.`);
+  }
+  const now = await target.tableSchema(scan.table);
+  if (now.fingerprint !== schema.fingerprint) throw schemaDrift(schema, now);
+}
+
+/** Deterministic canary slice: a row is in the first P percent by a hash of its key. */
+export function inCanary(keyJson: string, percent: number): boolean {
+  if (percent >= 100) return true;
+  const h = createHash('sha256').update(keyJson).digest().readUInt32BE(0);
+  return (h % 10000) / 100 < percent;
+}
+
+/** A page of plan rows, and the last seq looked at (null when there is nothing after `afterSeq`). */
+export interface Page {
+  rows: PlanRowRecord[];
+  scannedTo: number | null;
+}
+
+/** Plan rows after a seq, filtered, paged so that a page whose rows are all filtered out still advances. */
+function filteredPages(ledger: Ledger, dryRunId: string, keep: (r: PlanRowRecord) => boolean, upTo = Infinity): (afterSeq: number, limit: number) => Page {
+  return (after, limit) => {
+    const raw = ledger.planRows(dryRunId, after, limit, 'changed').filter((r) => r.seq <= upTo);
+    if (raw.length === 0) return { rows: [], scannedTo: null };
+    return { rows: raw.filter(keep), scannedTo: raw[raw.length - 1]!.seq };
+  };
+}
+
+function parseValues(json: string): Record<string, StoredValue> {
+  const o = JSON.parse(json) as Record<string, WireValue>;
+  const out: Record<string, StoredValue> = {};
+  for (const k of Object.keys(o)) out[k] = fromWire(o[k]!);
+  return out;
+}
+
+/** Shared loop of apply (before -> after) and rollback (after -> before). */
+async function casLoop(
+  ledger: Ledger,
+  target: Target,
+  run: RunRow,
+  ctl: RunControl,
+  pc: PlanContext,
+  direction: 'apply' | 'rollback',
+  pages: (afterSeq: number, limit: number) => Page,
+  batchSize: number,
+): Promise<RunOutcome> {
+  const hashRow = rowHasher(target, pc.schema);
+  const counts = run.counts;
+  const apply: ApplyCounts = run.apply;
+  let lastSeq = (run.cursor as number | null) ?? -1;
+  let batches = run.batchesDone;
+  for (;;) {
+    const stop = ctl.stopRequested();
+    if (stop) return stop;
+    const { rows, scannedTo } = pages(lastSeq, batchSize);
+    if (scannedTo === null) break;
+    if (rows.length === 0) {
+      lastSeq = scannedTo;
+      continue;
+    }
+    const writes: CasWrite[] = rows.map((r) => ({
+      key: (JSON.parse(r.key) as WireValue[]).map(fromWire),
+      expectHash: direction === 'apply' ? r.before_hash! : r.after_hash!,
+      doneHash: direction === 'apply' ? r.after_hash! : r.before_hash!,
+      set: parseValues(direction === 'apply' ? r.after! : r.before!),
+    }));
+    const outcomes: CasOutcome[] = await target.casWrite(pc.scan, pc.schema, writes, hashRow);
+    faultPoint('after-target-commit', batches + 1);
+    const exceptions: { seq: number; outcome: string }[] = [];
+    outcomes.forEach((o, i) => {
+      counts.scanned++;
+      if (o === 'written') {
+        apply.applied++;
+        counts.changed++;
+      } else if (o === 'already') {
+        apply.alreadyApplied++;
+        counts.changed++;
+        exceptions.push({ seq: rows[i]!.seq, outcome: o });
+      } else {
+        apply.drifted++;
+        counts.quarantined++;
+        exceptions.push({ seq: rows[i]!.seq, outcome: o });
+      }
+    });
+    lastSeq = scannedTo;
+    batches++;
+    ledger.checkpoint(run.id, { batchesDone: batches, cursor: lastSeq, counts, apply, extra: () => ledger.insertOutcomes(run.id, exceptions) });
+    faultPoint('after-checkpoint', batches);
+    await ctl.progress();
+  }
+  const verb = direction === 'apply' ? 'applied' : 'restored';
+  return {
+    status: 'completed',
+    message: `${apply.applied} row(s) ${verb}, ${apply.alreadyApplied} already so, ${apply.drifted} quarantined as drifted`,
+  };
+}
+
+export async function runApply(ledger: Ledger, target: Target, run: RunRow, ctl: RunControl): Promise<RunOutcome> {
+  const o = run.options as unknown as ApplyOptions;
+  const pc = planContext(ledger.requirePlan(run.planId!));
+  if (run.batchesDone === 0) await checkPlanApplicable(ledger, target, pc);
+  const canary = o.canaryPercent ?? 100;
+  return casLoop(ledger, target, run, ctl, pc, 'apply', filteredPages(ledger, pc.plan.dryRunId, (r) => inCanary(r.key, canary)), o.batchSize);
+}
+
+export async function runRollback(ledger: Ledger, target: Target, run: RunRow, ctl: RunControl): Promise<RunOutcome> {
+  const parent = ledger.requireRun(run.parentRunId!);
+  const pc = planContext(ledger.requirePlan(parent.planId!));
+  const now = await target.tableSchema(pc.scan.table);
+  if (now.fingerprint !== pc.schema.fingerprint) throw schemaDrift(pc.schema, now);
+  const applied = appliedRows(ledger, parent);
+  return casLoop(ledger, target, run, ctl, pc, 'rollback', applied, (run.options as { batchSize: number }).batchSize);
+}
+
+/** Plan rows an apply run wrote (or found already written): its committed range minus exceptions. */
+export function appliedRows(ledger: Ledger, applyRun: RunRow): (afterSeq: number, limit: number) => Page {
+  const pc = planContext(ledger.requirePlan(applyRun.planId!));
+  const skip = ledger.outcomes(applyRun.id);
+  const canary = (applyRun.options as { canaryPercent?: number }).canaryPercent ?? 100;
+  const keep = (r: PlanRowRecord) => {
+    const o = skip.get(r.seq);
+    return o !== 'drifted' && o !== 'missing' && inCanary(r.key, canary);
+  };
+  return filteredPages(ledger, pc.plan.dryRunId, keep, (applyRun.cursor as number | null) ?? -1);
+}
+
+/** Re-reads the rows a run wrote and compares them with the state it meant to leave. */
+export async function runVerify(ledger: Ledger, target: Target, run: RunRow, ctl: RunControl): Promise<RunOutcome> {
+  const subject = ledger.requireRun(run.parentRunId!);
+  const applyRun = subject.kind === 'rollback' ? ledger.requireRun(subject.parentRunId!) : subject;
+  const pc = planContext(ledger.requirePlan(applyRun.planId!));
+  const hashRow = rowHasher(target, pc.schema);
+  const rowsOf = appliedRows(ledger, applyRun);
+  const rolledBackSkip = subject.kind === 'rollback' ? ledger.outcomes(subject.id) : new Map<number, string>();
+  const rollbackUpTo = subject.kind === 'rollback' ? ((subject.cursor as number | null) ?? -1) : Infinity;
+  const counts = run.counts;
+  const apply = run.apply;
+  const differing: unknown[] = [];
+  let lastSeq = (run.cursor as number | null) ?? -1;
+  let batches = run.batchesDone;
+  for (;;) {
+    const stop = ctl.stopRequested();
+    if (stop) return stop;
+    const { rows, scannedTo } = rowsOf(lastSeq, 1000);
+    if (scannedTo === null) break;
+    lastSeq = scannedTo;
+    if (rows.length === 0) continue;
+    const keys = rows.map((r) => (JSON.parse(r.key) as WireValue[]).map(fromWire));
+    const current = await target.readKeys(pc.scan, pc.schema, keys);
+    rows.forEach((r, i) => {
+      const restored = subject.kind === 'rollback' && r.seq <= rollbackUpTo && !['drifted', 'missing'].includes(rolledBackSkip.get(r.seq) ?? '');
+      if (subject.kind === 'rollback' && !restored) return;
+      const want = restored ? r.before_hash : r.after_hash;
+      const row: StoredRow | undefined = current[i];
+      counts.scanned++;
+      if (row && hashRow(row) === want) {
+        counts.unchanged++;
+        apply.applied++;
+      } else {
+        counts.quarantined++;
+        apply.drifted++;
+        if (differing.length < 20) differing.push(JSON.parse(r.key));
+      }
+    });
+    batches++;
+    ledger.checkpoint(run.id, { batchesDone: batches, cursor: lastSeq, counts, apply });
+    await ctl.progress();
+  }
+  const state = subject.kind === 'rollback' ? 'before-state (rolled back)' : 'planned after-state';
+  return {
+    status: 'completed',
+    message: `${counts.scanned} row(s) checked: ${apply.applied} in the ${state}, ${apply.drifted} differ`,
+    data: { checked: counts.scanned, matching: apply.applied, differing: apply.drifted, firstDiffering: differing },
+  };
+}
+
+/** Test-only fault injection (REDRESS_FAULT=point:batch): kill -9 ourselves at a precise moment. */
+function faultPoint(point: string, batch: number): void {
+  const f = process.env.REDRESS_FAULT;
+  if (f && f === `${point}:${batch}`) process.kill(process.pid, 'SIGKILL');
+}

@@ -1,0 +1,200 @@
+// The engine's front door: preview, and starting, pausing, resuming and cancelling runs.
+// Runs execute in this process, one loop per run; their record is the ledger.
+import { randomInt } from 'node:crypto';
+import { resolve } from 'node:path';
+import { coerceError, RedressError } from '../../shared/errors';
+import type { ParsedParams, Result, RunKind } from '../../shared/protocol';
+import { type Ledger, type RunRow } from '../ledger/ledger';
+import type { Target } from '../targets/target';
+import { runApply, runRollback, runVerify } from './apply';
+import { runDryRun, type DryRunOptions } from './dryRun';
+import { addToSummary, evaluateBatch, toRowDiff } from './evaluate';
+import { emptySummary } from '../ledger/ledger';
+import { prepare, rowHasher } from './prepare';
+import { RunControl, type RunOutcome } from './runControl';
+
+const HALTING: string[] = ['SCHEMA_DRIFT', 'QUARANTINE_LIMIT', 'TRANSFORM_TIMEOUT', 'PLAN_STALE', 'PLAN_TAMPERED', 'NON_DETERMINISTIC'];
+
+export class Engine {
+  private readonly active = new Map<string, { ctl: RunControl; done: Promise<void>; correctionId: string }>();
+
+  constructor(
+    readonly ledger: Ledger,
+    readonly target: Target,
+    readonly workspace: string,
+    private readonly log: (msg: string) => void = () => {},
+  ) {}
+
+  /** On start: runs the previous daemon left "running" were cut off; say so in the ledger. */
+  markInterrupted(): string[] {
+    const ids: string[] = [];
+    for (const r of this.ledger.runsWithStatus('running')) {
+      this.ledger.setStatus(r.id, 'interrupted', 'interrupted', 'the daemon stopped while this run was going; resume it to continue from its last checkpoint');
+      ids.push(r.id);
+    }
+    return ids;
+  }
+
+  activeRunIds(): string[] {
+    return [...this.active.keys()];
+  }
+
+  async preview(p: ParsedParams<'preview'>): Promise<Result<'preview'>> {
+    const started = performance.now();
+    const file = resolve(this.workspace, p.correction);
+    const prep = await prepare(file, this.target, { seed: p.seed ?? 1, now: Date.now(), params: p.params });
+    try {
+      const n = p.sampleSize ?? prep.manifest.options.sampleSize;
+      const rows = await this.target.sample(prep.scan, prep.schema, n, p.seed ?? 1);
+      const evs = await evaluateBatch(prep, this.target, rowHasher(this.target, prep.schema), rows, () => true);
+      const summary = emptySummary();
+      addToSummary(summary, evs);
+      return {
+        correctionId: prep.manifest.id,
+        sampleSize: rows.length,
+        summary,
+        diffs: evs.filter((e) => e.status !== 'unchanged').map((e) => toRowDiff(e, prep.scan.key)),
+        durationMs: performance.now() - started,
+      };
+    } finally {
+      await prep.sandbox.close();
+    }
+  }
+
+  async startDryRun(p: ParsedParams<'dryRun'>): Promise<string> {
+    const file = resolve(this.workspace, p.correction);
+    const seed = randomInt(2 ** 31);
+    const now = Date.now();
+    const prep = await prepare(file, this.target, { seed, now, params: p.params });
+    await prep.sandbox.close();
+    this.ensureNotBusy(prep.manifest.id);
+    const options: DryRunOptions = {
+      batchSize: p.batchSize ?? prep.manifest.options.batchSize,
+      seed,
+      now,
+      params: p.params,
+      codeHash: prep.codeHash,
+      fingerprint: prep.schema.fingerprint,
+      quarantineThreshold: prep.manifest.options.quarantineThreshold,
+    };
+    const total = await this.target.countRows(prep.scan);
+    const run = this.ledger.createRun({ kind: 'dry-run', correctionId: prep.manifest.id, correctionPath: file, options: { ...options, key: prep.scan.key }, totalRows: total });
+    this.launch(run);
+    return run.id;
+  }
+
+  async startApply(p: ParsedParams<'apply'>): Promise<string> {
+    const plan = this.ledger.requirePlan(p.planId);
+    this.ensureNotBusy(plan.correctionId);
+    const batchSize = p.batchSize ?? (JSON.parse(plan.manifest) as { options: { batchSize: number } }).options.batchSize;
+    const run = this.ledger.createRun({
+      kind: 'apply',
+      correctionId: plan.correctionId,
+      correctionPath: plan.correctionPath,
+      planId: plan.id,
+      options: { batchSize, ...(p.canaryPercent !== undefined ? { canaryPercent: p.canaryPercent } : {}) },
+      totalRows: plan.changes,
+    });
+    this.launch(run);
+    return run.id;
+  }
+
+  async startFollowUp(kind: 'rollback' | 'verify', parentId: string): Promise<string> {
+    const parent = this.ledger.requireRun(parentId);
+    const wanted = kind === 'rollback' ? ['apply'] : ['apply', 'rollback'];
+    if (!wanted.includes(parent.kind)) {
+      throw new RedressError('RUN_STATE', `${kind} works on ${wanted.join(' or ')} runs; ${parentId} is a ${parent.kind} run.`);
+    }
+    if (this.active.has(parentId)) {
+      throw new RedressError('RUN_STATE', `Run ${parentId} is still going. Pause or cancel it first (\`redress cancel ${parentId}\`), then ${kind}.`);
+    }
+    if (kind === 'rollback') this.ensureNotBusy(parent.correctionId);
+    const plan = this.ledger.requirePlan(parent.planId!);
+    const run = this.ledger.createRun({
+      kind,
+      correctionId: parent.correctionId,
+      correctionPath: parent.correctionPath,
+      planId: plan.id,
+      parentRunId: parent.id,
+      options: { batchSize: (parent.options as { batchSize?: number }).batchSize ?? 500 },
+    });
+    this.launch(run);
+    return run.id;
+  }
+
+  resume(runId: string): string {
+    const run = this.ledger.requireRun(runId);
+    if (this.active.has(runId)) throw new RedressError('RUN_STATE', `Run ${runId} is already going.`);
+    if (!['paused', 'interrupted', 'halted', 'failed'].includes(run.status)) {
+      throw new RedressError('RUN_STATE', `Run ${runId} is ${run.status}; only paused, interrupted, halted or failed runs can be resumed.`);
+    }
+    this.ensureNotBusy(run.correctionId);
+    this.ledger.setStatus(runId, 'running', 'resumed', null, { fromBatch: run.batchesDone });
+    this.launch(this.ledger.requireRun(runId));
+    return runId;
+  }
+
+  request(runId: string, what: 'pause' | 'cancel'): RunRow['status'] {
+    const a = this.active.get(runId);
+    const run = this.ledger.requireRun(runId);
+    if (a) {
+      a.ctl.request(what);
+      return run.status;
+    }
+    if (what === 'cancel' && ['paused', 'interrupted', 'halted'].includes(run.status)) {
+      this.ledger.setStatus(runId, 'cancelled', 'cancelled', 'cancelled while stopped');
+      return 'cancelled';
+    }
+    throw new RedressError('RUN_STATE', `Run ${runId} is ${run.status}, not running; there is nothing to ${what}.`);
+  }
+
+  /** Waits for a run's loop to end (tests, shutdown). */
+  async settled(runId: string): Promise<void> {
+    await this.active.get(runId)?.done;
+  }
+
+  async stopAll(): Promise<void> {
+    for (const a of this.active.values()) a.ctl.request('pause');
+    await Promise.all([...this.active.values()].map((a) => a.done));
+  }
+
+  private ensureNotBusy(correctionId: string): void {
+    for (const [id, a] of this.active) {
+      if (a.correctionId === correctionId) {
+        throw new RedressError('BUSY', `Run ${id} of ${correctionId} is going on ${this.target.description}. Two runs of one correction on one target never overlap: wait for it, or pause it.`, { runId: id });
+      }
+    }
+  }
+
+  private launch(run: RunRow): void {
+    const ctl = new RunControl();
+    const entry = { ctl, done: Promise.resolve(), correctionId: run.correctionId };
+    this.active.set(run.id, entry);
+    entry.done = this.drive(run, ctl).finally(() => this.active.delete(run.id));
+  }
+
+  private async drive(run: RunRow, ctl: RunControl): Promise<void> {
+    let outcome: RunOutcome;
+    try {
+      outcome = await loops[run.kind](this.ledger, this.target, run, ctl);
+    } catch (e) {
+      const err = coerceError(e);
+      const status = HALTING.includes(err.code) ? 'halted' : 'failed';
+      this.log(`run ${run.id} ${status}: ${err.message}`);
+      try {
+        this.ledger.setStatus(run.id, status, status, err.message, { code: err.code, ...(err.data ? { error: err.data } : {}) });
+      } catch (e2) {
+        this.log(`could not record the end of run ${run.id}: ${coerceError(e2).message}`);
+      }
+      return;
+    }
+    this.ledger.setStatus(run.id, outcome.status, outcome.status, outcome.message, outcome.data ?? {});
+  }
+}
+
+const loops: Record<RunKind, (l: Ledger, t: Target, r: RunRow, c: RunControl) => Promise<RunOutcome>> = {
+  'dry-run': runDryRun,
+  apply: runApply,
+  rollback: runRollback,
+  verify: runVerify,
+};

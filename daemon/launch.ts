@@ -1,0 +1,72 @@
+// Finds the workspace's daemon, or starts one and waits for its ready line (never a sleep).
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { DaemonClient } from '../shared/client';
+import { RedressError } from '../shared/errors';
+import type { DaemonInfo } from './main';
+import { daemonEntryPath, stateDir } from './paths';
+
+export function readDaemonInfo(workspace: string): DaemonInfo | null {
+  try {
+    return JSON.parse(readFileSync(join(stateDir(workspace), 'daemon.json'), 'utf8')) as DaemonInfo;
+  } catch {
+    return null;
+  }
+}
+
+/** Connects to the running daemon, if there is one that answers. */
+export async function connectExisting(workspace: string, client = 'redress-cli'): Promise<DaemonClient | null> {
+  const info = readDaemonInfo(workspace);
+  if (!info) return null;
+  try {
+    return await DaemonClient.connect(info, client);
+  } catch {
+    return null;
+  }
+}
+
+export interface StartOptions {
+  nodePath?: string;
+  ownerPid?: number;
+  idleMs?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Starts a daemon for the workspace and resolves when it is ready; rejects with its own words if it fails. */
+export function startDaemon(workspace: string, o: StartOptions = {}): Promise<{ pid: number; port: number }> {
+  const args = [daemonEntryPath(), '--workspace', workspace];
+  if (o.ownerPid) args.push('--owner-pid', String(o.ownerPid));
+  if (o.idleMs) args.push('--idle-ms', String(o.idleMs));
+  const child = spawn(o.nodePath ?? process.execPath, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: o.env ?? process.env });
+  return new Promise((resolve, reject) => {
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    const lines = createInterface({ input: child.stdout! });
+    const done = (err: Error | null, v?: { pid: number; port: number }) => {
+      lines.close();
+      child.stdout!.destroy();
+      child.stderr!.destroy();
+      child.removeAllListeners('exit');
+      child.unref();
+      if (err) reject(err);
+      else resolve(v!);
+    };
+    lines.on('line', (l) => {
+      if (l.startsWith('REDRESS_READY ')) done(null, JSON.parse(l.slice('REDRESS_READY '.length)));
+    });
+    child.once('exit', (code) => done(new RedressError('DAEMON_UNAVAILABLE', `The daemon exited (code ${code}) before it was ready: ${stderr.trim() || 'no message'}. See .redress/daemon.log.`)));
+    child.once('error', (e) => done(new RedressError('DAEMON_UNAVAILABLE', `Cannot start the daemon: ${e.message}.`)));
+  });
+}
+
+/** The CLI's way in: the running daemon, or a new one. */
+export async function ensureDaemon(workspace: string, o: StartOptions = {}): Promise<DaemonClient> {
+  const existing = await connectExisting(workspace);
+  if (existing) return existing;
+  await startDaemon(workspace, o);
+  const info = readDaemonInfo(workspace);
+  if (!info) throw new RedressError('DAEMON_UNAVAILABLE', 'The daemon started but wrote no .redress/daemon.json. See .redress/daemon.log.');
+  return DaemonClient.connect(info);
+}

@@ -1,0 +1,380 @@
+// The SQLite ledger: numbered migrations, a hash-chained append-only event log, runs and plans.
+import Database from 'better-sqlite3';
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { coerceError, RedressError } from '../../shared/errors';
+import type { ApplyCounts, RunKind, RunStatus, RunSummary, Summary } from '../../shared/protocol';
+import { sha256 } from '../../shared/values';
+import { VERSION } from '../version';
+import { migrationsDir } from '../paths';
+
+const GENESIS = '0'.repeat(64);
+
+export interface LedgerEvent {
+  seq: number;
+  id: string;
+  runId: string | null;
+  kind: string;
+  data: Record<string, unknown>;
+  version: string;
+  at: string;
+}
+
+export interface RunRow {
+  id: string;
+  kind: RunKind;
+  correctionId: string;
+  correctionPath: string;
+  planId: string | null;
+  parentRunId: string | null;
+  status: RunStatus;
+  options: Record<string, unknown>;
+  totalRows: number | null;
+  batchesDone: number;
+  cursor: unknown;
+  counts: Summary;
+  apply: ApplyCounts;
+  message: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface PlanRow {
+  id: string;
+  contentHash: string;
+  dryRunId: string;
+  correctionId: string;
+  correctionPath: string;
+  codeHash: string;
+  code: string;
+  manifest: string;
+  target: string;
+  tableSchema: string;
+  changes: number;
+  createdAt: string;
+}
+
+export interface PlanRowRecord {
+  seq: number;
+  status: 'changed' | 'skipped' | 'quarantined';
+  key: string;
+  before_hash: string | null;
+  after_hash: string | null;
+  before: string | null;
+  after: string | null;
+  reason: string | null;
+}
+
+export const emptySummary = (): Summary => ({ scanned: 0, changed: 0, unchanged: 0, skipped: 0, quarantined: 0, changesPerColumn: {} });
+export const emptyApply = (): ApplyCounts => ({ applied: 0, alreadyApplied: 0, drifted: 0 });
+
+export function newId(prefix: string): string {
+  return `${prefix}_${Date.now().toString(36)}${randomBytes(5).toString('hex')}`;
+}
+
+export class Ledger {
+  readonly db: Database.Database;
+  private lastChecksum: string;
+  private lastSeq: number;
+  private readonly listeners = new Set<(e: LedgerEvent) => void>();
+
+  constructor(readonly path: string) {
+    try {
+      this.db = new Database(path);
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+      this.db.pragma('busy_timeout = 5000');
+      this.migrate();
+    } catch (e) {
+      throw new RedressError('LEDGER', `Cannot open the ledger at ${path}: ${coerceError(e).message}. Check that the folder is writable and the disk is not full.`);
+    }
+    const last = this.db.prepare('SELECT seq, checksum FROM events ORDER BY seq DESC LIMIT 1').get() as { seq: number; checksum: string } | undefined;
+    this.lastChecksum = last?.checksum ?? GENESIS;
+    this.lastSeq = last?.seq ?? 0;
+  }
+
+  private migrate(): void {
+    this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+    const done = new Set((this.db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version));
+    const files = readdirSync(migrationsDir())
+      .filter((f) => /^\d{4}_.+\.sql$/.test(f))
+      .sort();
+    for (const f of files) {
+      const version = Number(f.slice(0, 4));
+      if (done.has(version)) continue;
+      const sql = readFileSync(join(migrationsDir(), f), 'utf8');
+      this.db.transaction(() => {
+        this.db.exec(sql);
+        this.db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(version, f, new Date().toISOString());
+      })();
+    }
+  }
+
+  schemaVersion(): number {
+    return (this.db.prepare('SELECT max(version) AS v FROM schema_migrations').get() as { v: number }).v;
+  }
+
+  /** Appends one event to the chain. Call inside a transaction to make it atomic with other writes. */
+  append(runId: string | null, kind: string, data: Record<string, unknown>): LedgerEvent {
+    const seq = this.lastSeq + 1;
+    const ev: LedgerEvent = { seq, id: newId('ev'), runId, kind, data, version: `${VERSION}/${this.schemaVersion()}`, at: new Date().toISOString() };
+    const dataJson = JSON.stringify(data);
+    const checksum = chainChecksum(this.lastChecksum, ev, dataJson);
+    this.db
+      .prepare('INSERT INTO events (seq, id, run_id, kind, data, version, at, prev, checksum) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(seq, ev.id, runId, kind, dataJson, ev.version, ev.at, this.lastChecksum, checksum);
+    this.lastSeq = seq;
+    this.lastChecksum = checksum;
+    if (this.db.inTransaction) this.pending.push(ev);
+    else this.emit(ev);
+    return ev;
+  }
+  private pending: LedgerEvent[] = [];
+
+  /** Runs fn in one transaction; events appended inside reach listeners only after the commit. */
+  tx<T>(fn: () => T): T {
+    const savedSeq = this.lastSeq;
+    const savedSum = this.lastChecksum;
+    try {
+      const out = this.db.transaction(fn)();
+      const evs = this.pending;
+      this.pending = [];
+      for (const e of evs) this.emit(e);
+      return out;
+    } catch (e) {
+      this.lastSeq = savedSeq;
+      this.lastChecksum = savedSum;
+      this.pending = [];
+      throw coerceError(e);
+    }
+  }
+
+  onEvent(fn: (e: LedgerEvent) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  private emit(e: LedgerEvent): void {
+    for (const l of this.listeners) l(e);
+  }
+
+  eventsForRun(runId: string, fromSeq: number, limit: number): LedgerEvent[] {
+    return (
+      this.db.prepare('SELECT seq, id, run_id, kind, data, version, at FROM events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?').all(runId, fromSeq, limit) as {
+        seq: number;
+        id: string;
+        run_id: string | null;
+        kind: string;
+        data: string;
+        version: string;
+        at: string;
+      }[]
+    ).map((r) => ({ seq: r.seq, id: r.id, runId: r.run_id, kind: r.kind, data: JSON.parse(r.data), version: r.version, at: r.at }));
+  }
+
+  // ---------- runs ----------
+
+  createRun(r: { kind: RunKind; correctionId: string; correctionPath: string; planId?: string | null; parentRunId?: string | null; options: Record<string, unknown>; totalRows?: number | null }): RunRow {
+    const now = new Date().toISOString();
+    const id = newId(r.kind === 'dry-run' ? 'dry' : r.kind);
+    this.tx(() => {
+      this.db
+        .prepare(
+          `INSERT INTO runs (id, kind, correction_id, correction_path, plan_id, parent_run_id, status, options, total_rows, counts, apply_counts, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(id, r.kind, r.correctionId, r.correctionPath, r.planId ?? null, r.parentRunId ?? null, JSON.stringify(r.options), r.totalRows ?? null, JSON.stringify(emptySummary()), JSON.stringify(emptyApply()), now, now);
+      this.append(id, 'started', { kind: r.kind, correctionId: r.correctionId, planId: r.planId ?? null, parentRunId: r.parentRunId ?? null, options: r.options, totalRows: r.totalRows ?? null });
+    });
+    return this.run(id)!;
+  }
+
+  run(id: string): RunRow | undefined {
+    const r = this.db.prepare('SELECT * FROM runs WHERE id = ?').get(id) as Record<string, unknown> | undefined;
+    return r ? toRunRow(r) : undefined;
+  }
+
+  requireRun(id: string): RunRow {
+    const r = this.run(id);
+    if (!r) throw new RedressError('RUN_NOT_FOUND', `No run with id ${id}. List runs with \`redress runs\`.`);
+    return r;
+  }
+
+  runs(limit: number): RunRow[] {
+    return (this.db.prepare('SELECT * FROM runs ORDER BY created_at DESC, id DESC LIMIT ?').all(limit) as Record<string, unknown>[]).map(toRunRow);
+  }
+
+  runsWithStatus(status: RunStatus): RunRow[] {
+    return (this.db.prepare('SELECT * FROM runs WHERE status = ?').all(status) as Record<string, unknown>[]).map(toRunRow);
+  }
+
+  /** Records a committed batch: new counts and checkpoint, with a progress event, in one transaction. */
+  checkpoint(runId: string, u: { batchesDone: number; cursor: unknown; counts: Summary; apply?: ApplyCounts; extra?: () => void; event?: Record<string, unknown> }): void {
+    this.tx(() => {
+      u.extra?.();
+      this.db
+        .prepare('UPDATE runs SET batches_done = ?, cursor = ?, counts = ?, apply_counts = COALESCE(?, apply_counts), updated_at = ? WHERE id = ?')
+        .run(u.batchesDone, JSON.stringify(u.cursor), JSON.stringify(u.counts), u.apply ? JSON.stringify(u.apply) : null, new Date().toISOString(), runId);
+      this.append(runId, 'progress', { batch: u.batchesDone, counts: u.counts, ...(u.apply ? { apply: u.apply } : {}), ...(u.event ?? {}) });
+    });
+  }
+
+  setStatus(runId: string, status: RunStatus, kind: string, message: string | null, data: Record<string, unknown> = {}): void {
+    this.tx(() => {
+      this.db.prepare('UPDATE runs SET status = ?, message = ?, updated_at = ? WHERE id = ?').run(status, message, new Date().toISOString(), runId);
+      this.append(runId, kind, { status, message, ...data });
+    });
+  }
+
+  // ---------- plans ----------
+
+  insertPlanRows(runId: string, rows: PlanRowRecord[]): void {
+    const ins = this.db.prepare('INSERT OR REPLACE INTO plan_rows (run_id, seq, status, key, before_hash, after_hash, before, after, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    for (const r of rows) ins.run(runId, r.seq, r.status, r.key, r.before_hash, r.after_hash, r.before, r.after, r.reason);
+  }
+
+  /** Plan rows in seq order, starting after `afterSeq`; `status` filters. */
+  planRows(runId: string, afterSeq: number, limit: number, status?: string): PlanRowRecord[] {
+    return (
+      status
+        ? this.db.prepare('SELECT seq, status, key, before_hash, after_hash, before, after, reason FROM plan_rows WHERE run_id = ? AND seq > ? AND status = ? ORDER BY seq LIMIT ?').all(runId, afterSeq, status, limit)
+        : this.db.prepare('SELECT seq, status, key, before_hash, after_hash, before, after, reason FROM plan_rows WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?').all(runId, afterSeq, limit)
+    ) as PlanRowRecord[];
+  }
+
+  *iteratePlanRows(runId: string, status: string): Generator<PlanRowRecord> {
+    yield* this.db.prepare('SELECT seq, status, key, before_hash, after_hash, before, after, reason FROM plan_rows WHERE run_id = ? AND status = ? ORDER BY seq').iterate(runId, status) as Iterable<PlanRowRecord>;
+  }
+
+  insertPlan(p: PlanRow): void {
+    this.db
+      .prepare('INSERT INTO plans (id, content_hash, dry_run_id, correction_id, correction_path, code_hash, code, manifest, target, table_schema, changes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(p.id, p.contentHash, p.dryRunId, p.correctionId, p.correctionPath, p.codeHash, p.code, p.manifest, p.target, p.tableSchema, p.changes, p.createdAt);
+  }
+
+  plan(id: string): PlanRow | undefined {
+    const r = this.db.prepare('SELECT * FROM plans WHERE id = ? OR content_hash = ?').get(id, id) as Record<string, unknown> | undefined;
+    if (!r) return undefined;
+    return {
+      id: r.id as string,
+      contentHash: r.content_hash as string,
+      dryRunId: r.dry_run_id as string,
+      correctionId: r.correction_id as string,
+      correctionPath: r.correction_path as string,
+      codeHash: r.code_hash as string,
+      code: r.code as string,
+      manifest: r.manifest as string,
+      target: r.target as string,
+      tableSchema: r.table_schema as string,
+      changes: r.changes as number,
+      createdAt: r.created_at as string,
+    };
+  }
+
+  requirePlan(id: string): PlanRow {
+    const p = this.plan(id);
+    if (!p) throw new RedressError('PLAN_NOT_FOUND', `No plan ${id} in the ledger. A dry-run makes a plan; list them with \`redress runs\`.`);
+    return p;
+  }
+
+  planForDryRun(dryRunId: string): PlanRow | undefined {
+    const r = this.db.prepare('SELECT id FROM plans WHERE dry_run_id = ?').get(dryRunId) as { id: string } | undefined;
+    return r ? this.plan(r.id) : undefined;
+  }
+
+  plans(): PlanRow[] {
+    return (this.db.prepare('SELECT id FROM plans ORDER BY created_at').all() as { id: string }[]).map((r) => this.plan(r.id)!);
+  }
+
+  // ---------- apply outcomes ----------
+
+  insertOutcomes(runId: string, outcomes: { seq: number; outcome: string }[]): void {
+    const ins = this.db.prepare('INSERT OR REPLACE INTO row_outcomes (run_id, seq, outcome) VALUES (?, ?, ?)');
+    for (const o of outcomes) ins.run(runId, o.seq, o.outcome);
+  }
+
+  outcomes(runId: string): Map<number, string> {
+    const m = new Map<number, string>();
+    for (const r of this.db.prepare('SELECT seq, outcome FROM row_outcomes WHERE run_id = ?').iterate(runId) as Iterable<{ seq: number; outcome: string }>) m.set(r.seq, r.outcome);
+    return m;
+  }
+
+  // ---------- verification ----------
+
+  /** Recomputes the event chain; reports the first break. */
+  verifyChain(): { ok: boolean; events: number; problems: string[] } {
+    const problems: string[] = [];
+    let prev = GENESIS;
+    let expectSeq = 1;
+    let n = 0;
+    for (const r of this.db.prepare('SELECT seq, id, run_id, kind, data, version, at, prev, checksum FROM events ORDER BY seq').iterate() as Iterable<{
+      seq: number;
+      id: string;
+      run_id: string | null;
+      kind: string;
+      data: string;
+      version: string;
+      at: string;
+      prev: string;
+      checksum: string;
+    }>) {
+      n++;
+      if (r.seq !== expectSeq) problems.push(`event ${expectSeq} is missing (next is ${r.seq}): events were deleted`);
+      if (r.prev !== prev) problems.push(`event ${r.seq} does not chain to the event before it`);
+      const sum = chainChecksum(r.prev, { seq: r.seq, id: r.id, runId: r.run_id, kind: r.kind, version: r.version, at: r.at }, r.data);
+      if (sum !== r.checksum) problems.push(`event ${r.seq} (${r.kind}) was edited: its checksum does not match its content`);
+      prev = r.checksum;
+      expectSeq = r.seq + 1;
+      if (problems.length >= 20) break;
+    }
+    return { ok: problems.length === 0, events: n, problems };
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+function chainChecksum(prev: string, e: Pick<LedgerEvent, 'seq' | 'id' | 'runId' | 'kind' | 'version' | 'at'>, dataJson: string): string {
+  return sha256(JSON.stringify([prev, e.seq, e.id, e.runId, e.kind, dataJson, e.version, e.at]));
+}
+
+function toRunRow(r: Record<string, unknown>): RunRow {
+  return {
+    id: r.id as string,
+    kind: r.kind as RunKind,
+    correctionId: r.correction_id as string,
+    correctionPath: r.correction_path as string,
+    planId: (r.plan_id as string | null) ?? null,
+    parentRunId: (r.parent_run_id as string | null) ?? null,
+    status: r.status as RunStatus,
+    options: JSON.parse(r.options as string),
+    totalRows: (r.total_rows as number | null) ?? null,
+    batchesDone: r.batches_done as number,
+    cursor: r.cursor ? JSON.parse(r.cursor as string) : null,
+    counts: JSON.parse(r.counts as string),
+    apply: JSON.parse(r.apply_counts as string),
+    message: (r.message as string | null) ?? null,
+    createdAt: r.created_at as string,
+    updatedAt: r.updated_at as string,
+  };
+}
+
+export function runSummary(r: RunRow): RunSummary {
+  return {
+    id: r.id,
+    kind: r.kind,
+    correctionId: r.correctionId,
+    planId: r.planId,
+    parentRunId: r.parentRunId,
+    status: r.status,
+    batchesDone: r.batchesDone,
+    totalRows: r.totalRows,
+    counts: r.counts,
+    apply: r.apply,
+    message: r.message,
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+  };
+}

@@ -1,0 +1,157 @@
+// The daemon process: one per workspace state folder. Bundled to dist/daemon.js.
+//   node dist/daemon.js --workspace DIR [--owner-pid PID] [--idle-ms MS]
+// Prints one line `REDRESS_READY {"port":…,"pid":…}` on stdout when it accepts connections, then
+// nothing more on stdout (logs go to .redress/daemon.log).
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { coerceError } from '../shared/errors';
+import { PROTOCOL_VERSION } from '../shared/protocol';
+import { readConfig } from './config';
+import { Engine } from './engine/engine';
+import { Ledger } from './ledger/ledger';
+import { stateDir } from './paths';
+import { makeHandlers } from './server/handlers';
+import { DaemonServer } from './server/server';
+import { openTarget } from './targets/open';
+import { VERSION } from './version';
+
+export interface DaemonInfo {
+  pid: number;
+  port: number;
+  secret: string;
+  version: string;
+  protocol: number;
+  workspace: string;
+  startedAt: string;
+}
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+const isAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/** One daemon per state folder: an exclusive lock file holding our pid; a stale one is taken over. */
+function takeLock(dir: string): () => void {
+  const lock = join(dir, 'daemon.lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(lock, 'wx', 0o600);
+      writeFileSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => rmSync(lock, { force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const owner = Number(readFileSync(lock, 'utf8'));
+      if (owner && isAlive(owner)) {
+        process.stderr.write(`Another Redress daemon (pid ${owner}) already serves ${dir}. Use it, or stop it with \`redress daemon stop\`.\n`);
+        process.exit(3);
+      }
+      rmSync(lock, { force: true });
+    }
+  }
+  throw new Error(`could not take the daemon lock ${lock}`);
+}
+
+async function main(): Promise<void> {
+  const workspace = resolve(arg('--workspace') ?? process.cwd());
+  const ownerPid = arg('--owner-pid') ? Number(arg('--owner-pid')) : null;
+  const idleMs = Number(arg('--idle-ms') ?? process.env.REDRESS_IDLE_MS ?? 10 * 60_000);
+  const dir = stateDir(workspace);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const logFile = join(dir, 'daemon.log');
+  const log = (msg: string) => appendFileSync(logFile, `${new Date().toISOString()} [${process.pid}] ${msg}\n`);
+  const releaseLock = takeLock(dir);
+
+  const config = readConfig(workspace);
+  const ledger = new Ledger(join(dir, 'ledger.sqlite'));
+  const target = await openTarget(config.target, workspace);
+  const engine = new Engine(ledger, target, workspace, log);
+  const interrupted = engine.markInterrupted();
+  if (interrupted.length) log(`runs interrupted by the previous daemon, resumable: ${interrupted.join(', ')}`);
+
+  const secret = randomBytes(32).toString('base64url');
+  const startedAt = Date.now();
+  let stopping = false;
+  const infoFile = join(dir, 'daemon.json');
+
+  const shutdown = async (why: string) => {
+    if (stopping) return;
+    stopping = true;
+    log(`stopping: ${why}`);
+    const force = setTimeout(() => {
+      log('graceful stop took too long; exiting now');
+      process.exit(1);
+    }, 5000);
+    force.unref();
+    try {
+      await engine.stopAll();
+      await server.close();
+      await target.close();
+      ledger.close();
+    } catch (e) {
+      log(`error while stopping: ${coerceError(e).message}`);
+    }
+    rmSync(infoFile, { force: true });
+    releaseLock();
+    process.exit(0);
+  };
+
+  const server: DaemonServer = new DaemonServer({
+    secret,
+    allowedOrigins: (process.env.REDRESS_ALLOWED_ORIGINS ?? '').split(',').filter(Boolean),
+    handlers: makeHandlers({ engine, ledger, workspace, startedAt, clients: (): number => server.clientCount(), shutdown: () => void shutdown('asked by a client') }),
+    eventsFor: (runId, after, limit) => ledger.eventsForRun(runId, after, limit),
+    onLedgerEvent: (fn) => ledger.onEvent(fn),
+    log,
+  });
+  const port = await server.listen();
+
+  const info: DaemonInfo = { pid: process.pid, port, secret, version: VERSION, protocol: PROTOCOL_VERSION, workspace, startedAt: new Date(startedAt).toISOString() };
+  // Only the user can read the secret: write with mode 0600, then rename into place.
+  const tmp = `${infoFile}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(info), { mode: 0o600 });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, infoFile);
+  log(`listening on 127.0.0.1:${port} for ${workspace} (target ${target.description})`);
+
+  // No orphans: exit when idle with no client and no run, or when the owner is gone and no client is left.
+  let idleSince = Date.now();
+  server.onClientsChanged = (n) => {
+    if (n === 0) idleSince = Date.now();
+  };
+  const watchdog = setInterval(() => {
+    const busy = server.clientCount() > 0 || engine.activeRunIds().length > 0;
+    if (busy) idleSince = Date.now();
+    if (ownerPid && !isAlive(ownerPid) && server.clientCount() === 0) void shutdown(`owner process ${ownerPid} is gone`);
+    else if (!busy && Date.now() - idleSince > idleMs) void shutdown(`idle for ${Math.round(idleMs / 1000)}s`);
+  }, Math.min(2000, Math.max(100, idleMs / 4)));
+  watchdog.unref();
+
+  let signals = 0;
+  const onSignal = (sig: string) => {
+    if (++signals > 1) process.exit(130);
+    void shutdown(`signal ${sig}`);
+  };
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('uncaughtException', (e) => log(`uncaught: ${e.stack ?? e.message}`));
+  process.on('unhandledRejection', (e) => log(`unhandled rejection: ${coerceError(e).message}`));
+
+  process.stdout.write(`REDRESS_READY ${JSON.stringify({ port, pid: process.pid })}\n`);
+}
+
+main().catch((e) => {
+  const err = coerceError(e);
+  process.stderr.write(`redress daemon: ${err.message}\n`);
+  process.exit(2);
+});

@@ -1,0 +1,122 @@
+// One handler per protocol method (subscribe/unsubscribe live in the server: they are per connection).
+import { resolve } from 'node:path';
+import { RedressError } from '../../shared/errors';
+import { PROTOCOL_VERSION, type Method, type ParsedParams, type Result, type RowDiff } from '../../shared/protocol';
+import type { WireValue } from '../../shared/values';
+import { Engine } from '../engine/engine';
+import { runSummary, type Ledger } from '../ledger/ledger';
+import { compileCorrection } from '../sandbox/compile';
+import { VERSION } from '../version';
+import { Sandbox } from '../sandbox/sandbox';
+import { readFileSync } from 'node:fs';
+import { planContentHash } from '../engine/planHash';
+
+export type Handlers = { [M in Exclude<Method, 'subscribe' | 'unsubscribe'>]: (p: ParsedParams<M>) => Promise<Result<M>> | Result<M> };
+
+export function makeHandlers(d: { engine: Engine; ledger: Ledger; workspace: string; startedAt: number; clients: () => number; shutdown: () => void }): Handlers {
+  const { engine, ledger } = d;
+  return {
+    hello: (p) => {
+      if (p.protocol !== PROTOCOL_VERSION) {
+        throw new RedressError('PROTOCOL_VERSION', `This daemon speaks protocol ${PROTOCOL_VERSION}, the client ${p.protocol}. Restart the daemon (\`redress daemon stop\`) so that matching versions run.`);
+      }
+      return { protocol: PROTOCOL_VERSION, version: VERSION, pid: process.pid, workspace: d.workspace };
+    },
+    status: () => ({
+      pid: process.pid,
+      version: VERSION,
+      uptimeMs: Date.now() - d.startedAt,
+      clients: d.clients(),
+      workspace: d.workspace,
+      ledgerPath: ledger.path,
+      target: engine.target.description,
+      activeRuns: engine.activeRunIds(),
+    }),
+    compile: async (p) => {
+      const file = resolve(d.workspace, p.correction);
+      const c = await compileCorrection(file);
+      if (!c.ok) return { ok: false, diagnostics: c.diagnostics, correctionId: null };
+      try {
+        const sb = await Sandbox.load(c.code, file, readFileSync(file, 'utf8'), { seed: 1, now: Date.now(), params: p.params });
+        await sb.close();
+        return { ok: true, diagnostics: c.diagnostics, correctionId: sb.manifest.id };
+      } catch (e) {
+        if (e instanceof RedressError && e.code === 'MANIFEST') {
+          const ds = (e.data?.diagnostics as Result<'compile'>['diagnostics'] | undefined) ?? [{ severity: 'error' as const, message: e.message, file }];
+          return { ok: false, diagnostics: ds, correctionId: null };
+        }
+        throw e;
+      }
+    },
+    preview: (p) => engine.preview(p),
+    dryRun: async (p) => ({ runId: await engine.startDryRun(p) }),
+    apply: async (p) => ({ runId: await engine.startApply(p) }),
+    rollback: async (p) => ({ runId: await engine.startFollowUp('rollback', p.runId) }),
+    verify: async (p) => ({ runId: await engine.startFollowUp('verify', p.runId) }),
+    resume: (p) => ({ runId: engine.resume(p.runId) }),
+    pause: (p) => ({ status: engine.request(p.runId, 'pause') }),
+    cancel: (p) => ({ status: engine.request(p.runId, 'cancel') }),
+    runs: (p) => ({ runs: ledger.runs(p.limit).map(runSummary) }),
+    run: (p) => runSummary(ledger.requireRun(p.runId)),
+    diffs: (p) => {
+      const run = ledger.requireRun(p.runId);
+      const dry = run.kind === 'dry-run' ? run : ledger.requireRun(ledger.requirePlan(run.planId!).dryRunId);
+      const keyCols = (dry.options as { key?: string[] }).key ?? null;
+      return ledgerDiffs(ledger, dry.id, keyCols, p);
+    },
+    ledgerVerify: () => {
+      const chain = ledger.verifyChain();
+      const problems = [...chain.problems];
+      let plans = 0;
+      for (const plan of ledger.plans()) {
+        plans++;
+        const schema = JSON.parse(plan.tableSchema) as { fingerprint: string };
+        const { hash } = planContentHash(ledger, plan.dryRunId, { codeHash: plan.codeHash, manifest: plan.manifest, fingerprint: schema.fingerprint, target: plan.target });
+        if (hash !== plan.contentHash) problems.push(`plan ${plan.id}: its rows were edited (content hash mismatch)`);
+      }
+      return { ok: problems.length === 0, events: chain.events, plans, problems };
+    },
+    shutdown: () => {
+      setImmediate(d.shutdown);
+      return { stopping: true as const };
+    },
+  };
+}
+
+function ledgerDiffs(ledger: Ledger, dryRunId: string, keyCols: string[] | null, p: ParsedParams<'diffs'>): Result<'diffs'> {
+  const where = ['run_id = ?'];
+  const args: unknown[] = [dryRunId];
+  if (p.status) {
+    where.push('status = ?');
+    args.push(p.status);
+  }
+  if (p.column) {
+    where.push('after IS NOT NULL AND json_type(after, ?) IS NOT NULL');
+    args.push(`$."${p.column.replace(/"/g, '')}"`);
+  }
+  const w = where.join(' AND ');
+  const total = (ledger.db.prepare(`SELECT count(*) AS n FROM plan_rows WHERE ${w}`).get(...args) as { n: number }).n;
+  const rows = ledger.db.prepare(`SELECT status, key, before, after, reason FROM plan_rows WHERE ${w} ORDER BY seq LIMIT ? OFFSET ?`).all(...args, p.limit, p.offset) as {
+    status: RowDiff['status'];
+    key: string;
+    before: string | null;
+    after: string | null;
+    reason: string | null;
+  }[];
+  return {
+    total,
+    rows: rows.map((r) => {
+      const key = JSON.parse(r.key) as WireValue[];
+      const before = r.before ? (JSON.parse(r.before) as Record<string, WireValue>) : {};
+      const after = r.after ? (JSON.parse(r.after) as Record<string, WireValue>) : {};
+      const changes: RowDiff['changes'] = {};
+      for (const c of Object.keys(after)) changes[c] = { before: before[c] ?? null, after: after[c] ?? null };
+      return {
+        key: Object.fromEntries(key.map((v, i) => [keyCols?.[i] ?? `key${i + 1}`, v])),
+        status: r.status,
+        changes,
+        ...(r.reason ? { reason: r.reason } : {}),
+      };
+    }),
+  };
+}

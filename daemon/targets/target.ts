@@ -1,0 +1,75 @@
+// What the engine needs from a datastore. SQLite files now; PostgreSQL implements the same interface.
+import type { StoredValue } from '../../shared/values';
+
+export interface Column {
+  name: string;
+  /** The type as the target declares it (SQLite: the declared type text; PostgreSQL: the type name). */
+  type: string;
+  notNull: boolean;
+}
+
+export interface TableSchema {
+  table: string;
+  columns: Column[];
+  /** Column sets with a uniqueness guarantee (primary key, unique indexes). */
+  uniqueKeys: string[][];
+  /** Hash over everything the engine relies on: columns, types, nullability, unique keys. */
+  fingerprint: string;
+}
+
+export type StoredRow = Record<string, StoredValue>;
+export type KeyTuple = StoredValue[];
+
+export interface Scan {
+  table: string;
+  key: string[];
+  where?: string;
+}
+
+/** One compare-and-set write: set `set` on the row with `key` only if the row hashes to `expectHash`. */
+export interface CasWrite {
+  key: KeyTuple;
+  expectHash: string;
+  /** The hash the row has once written; a row that already has it counts as done (idempotent replay). */
+  doneHash: string;
+  set: StoredRow;
+}
+
+/** written: changed now; already: had the after-state; drifted: neither; missing: the row is gone. */
+export type CasOutcome = 'written' | 'already' | 'drifted' | 'missing';
+
+export interface Target {
+  readonly kind: 'sqlite' | 'postgres';
+  /** For people and the ledger; never includes a password. */
+  readonly description: string;
+  tableSchema(table: string): Promise<TableSchema>;
+  countRows(scan: Scan): Promise<number>;
+  /** Rows with key strictly after `after` (null: from the start), in key order. */
+  readRange(scan: Scan, schema: TableSchema, after: KeyTuple | null, limit: number): Promise<StoredRow[]>;
+  readKeys(scan: Scan, schema: TableSchema, keys: KeyTuple[]): Promise<(StoredRow | undefined)[]>;
+  /** A uniform sample of n rows, the same for the same seed. */
+  sample(scan: Scan, schema: TableSchema, n: number, seed: number): Promise<StoredRow[]>;
+  /** Key columns that hold NULL somewhere, with the number of such rows. */
+  nullKeyRows(scan: Scan): Promise<number>;
+  /** How the transform sees a stored value (plain JavaScript values). */
+  toFriendly(column: Column, v: StoredValue): unknown;
+  /** The exact values the target would store for these (partial) rows, or why a value does not fit. */
+  normalize(schema: TableSchema, rows: Record<string, unknown>[]): Promise<(StoredRow | ValueFitError)[]>;
+  /** Whether a column can hold what a correction declared in `expects`. */
+  typeMatches(column: Column, expected: string): boolean;
+  /** Canonical string of a stored value of this column (JSON columns compare canonically). */
+  canonical(column: Column, v: StoredValue): string;
+  /** All writes in one transaction, after checking the fingerprint (throws SCHEMA_DRIFT). */
+  casWrite(scan: Scan, schema: TableSchema, writes: CasWrite[], hashRow: (row: StoredRow) => string): Promise<CasOutcome[]>;
+  close(): Promise<void>;
+}
+
+/** A value the transform returned does not fit its column; the row is quarantined with this message. */
+export class ValueFitError extends Error {
+  constructor(
+    readonly column: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}

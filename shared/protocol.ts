@@ -1,0 +1,232 @@
+// The wire protocol between the daemon and its clients (CLI, VS Code extension), one zod schema per
+// message; types are inferred from them. docs/protocol.md describes the same messages for people,
+// and test/shared/protocol-doc.test.ts fails when the two disagree.
+import { z } from 'zod';
+import { ERROR_CODES } from './errors';
+
+export const PROTOCOL_VERSION = 1;
+/** Largest frame a client may send; larger frames are closed with 1009 by ws. */
+export const MAX_CLIENT_FRAME_BYTES = 1024 * 1024;
+/** Header that carries the per-session secret on the WebSocket upgrade request. */
+export const SECRET_HEADER = 'x-redress-secret';
+
+// ---------- values and shared shapes ----------
+
+export const WireValue: z.ZodType<import('./values').WireValue> = z.union([
+  z.null(),
+  z.boolean(),
+  z.string(),
+  z.number(),
+  z.object({ $int: z.string().regex(/^-?\d+$/) }).strict(),
+  z.object({ $real: z.enum(['NaN', 'Infinity', '-Infinity', '-0']) }).strict(),
+  z.object({ $bytes: z.string() }).strict(),
+  z.object({ $json: z.string() }).strict(),
+  z.object({ $text: z.string(), $type: z.string() }).strict(),
+]);
+
+export const Counts = z.object({
+  scanned: z.number().int(),
+  changed: z.number().int(),
+  unchanged: z.number().int(),
+  skipped: z.number().int(),
+  quarantined: z.number().int(),
+});
+export type Counts = z.infer<typeof Counts>;
+
+export const ApplyCounts = z.object({
+  applied: z.number().int(),
+  alreadyApplied: z.number().int(),
+  drifted: z.number().int(),
+});
+export type ApplyCounts = z.infer<typeof ApplyCounts>;
+
+export const RowStatus = z.enum(['changed', 'unchanged', 'skipped', 'quarantined']);
+export type RowStatus = z.infer<typeof RowStatus>;
+
+export const RowDiff = z.object({
+  key: z.record(z.string(), WireValue),
+  status: RowStatus,
+  /** Changed columns only: before and after. */
+  changes: z.record(z.string(), z.object({ before: WireValue, after: WireValue })),
+  reason: z.string().optional(),
+});
+export type RowDiff = z.infer<typeof RowDiff>;
+
+export const Summary = Counts.extend({
+  changesPerColumn: z.record(z.string(), z.number().int()),
+});
+export type Summary = z.infer<typeof Summary>;
+
+export const RunKind = z.enum(['dry-run', 'apply', 'rollback', 'verify']);
+export type RunKind = z.infer<typeof RunKind>;
+
+export const RunStatus = z.enum(['running', 'paused', 'interrupted', 'halted', 'cancelled', 'failed', 'completed']);
+export type RunStatus = z.infer<typeof RunStatus>;
+
+export const RunSummary = z.object({
+  id: z.string(),
+  kind: RunKind,
+  correctionId: z.string(),
+  planId: z.string().nullable(),
+  parentRunId: z.string().nullable(),
+  status: RunStatus,
+  batchesDone: z.number().int(),
+  totalRows: z.number().int().nullable(),
+  counts: Summary,
+  apply: ApplyCounts,
+  message: z.string().nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type RunSummary = z.infer<typeof RunSummary>;
+
+export const Diagnostic = z.object({
+  severity: z.enum(['error', 'warning']),
+  message: z.string(),
+  file: z.string(),
+  /** 1-based line, 0-based column, like esbuild. Absent when the problem has no place in the file. */
+  line: z.number().int().optional(),
+  column: z.number().int().optional(),
+  length: z.number().int().optional(),
+  /** For manifest errors: the zod path inside defineCorrection({...}). */
+  path: z.array(z.union([z.string(), z.number()])).optional(),
+});
+export type Diagnostic = z.infer<typeof Diagnostic>;
+
+const CorrectionRef = z.object({
+  /** Path of the .correction.ts file, absolute or relative to the workspace. */
+  correction: z.string().min(1),
+  params: z.record(z.string(), z.string()).default({}),
+});
+
+// ---------- requests: one schema per method, params and result ----------
+
+export const methods = {
+  hello: {
+    params: z.object({ protocol: z.number().int(), client: z.string() }),
+    result: z.object({ protocol: z.number().int(), version: z.string(), pid: z.number().int(), workspace: z.string() }),
+  },
+  status: {
+    params: z.object({}).default({}),
+    result: z.object({
+      pid: z.number().int(),
+      version: z.string(),
+      uptimeMs: z.number(),
+      clients: z.number().int(),
+      workspace: z.string(),
+      ledgerPath: z.string(),
+      target: z.string(),
+      activeRuns: z.array(z.string()),
+    }),
+  },
+  compile: {
+    params: CorrectionRef,
+    result: z.object({ ok: z.boolean(), diagnostics: z.array(Diagnostic), correctionId: z.string().nullable() }),
+  },
+  preview: {
+    params: CorrectionRef.extend({ sampleSize: z.number().int().min(1).max(100_000).optional(), seed: z.number().int().optional() }),
+    result: z.object({
+      correctionId: z.string(),
+      sampleSize: z.number().int(),
+      summary: Summary,
+      diffs: z.array(RowDiff),
+      durationMs: z.number(),
+    }),
+  },
+  dryRun: {
+    params: CorrectionRef.extend({ batchSize: z.number().int().min(1).max(100_000).optional() }),
+    result: z.object({ runId: z.string() }),
+  },
+  apply: {
+    params: z.object({
+      planId: z.string(),
+      batchSize: z.number().int().min(1).max(100_000).optional(),
+      /** Apply only rows whose key hash falls in the first `canaryPercent` percent. */
+      canaryPercent: z.number().min(0).max(100).optional(),
+    }),
+    result: z.object({ runId: z.string() }),
+  },
+  rollback: { params: z.object({ runId: z.string() }), result: z.object({ runId: z.string() }) },
+  verify: { params: z.object({ runId: z.string() }), result: z.object({ runId: z.string() }) },
+  resume: { params: z.object({ runId: z.string() }), result: z.object({ runId: z.string() }) },
+  pause: { params: z.object({ runId: z.string() }), result: z.object({ status: RunStatus }) },
+  cancel: { params: z.object({ runId: z.string() }), result: z.object({ status: RunStatus }) },
+  runs: {
+    params: z.object({ limit: z.number().int().min(1).max(1000).default(50) }).default({ limit: 50 }),
+    result: z.object({ runs: z.array(RunSummary) }),
+  },
+  run: { params: z.object({ runId: z.string() }), result: RunSummary },
+  diffs: {
+    params: z.object({
+      runId: z.string(),
+      offset: z.number().int().min(0).default(0),
+      limit: z.number().int().min(1).max(5000).default(500),
+      status: RowStatus.optional(),
+      column: z.string().optional(),
+    }),
+    result: z.object({ total: z.number().int(), rows: z.array(RowDiff) }),
+  },
+  subscribe: {
+    params: z.object({ runId: z.string(), fromSeq: z.number().int().min(0).default(0) }),
+    result: z.object({ subscribed: z.literal(true) }),
+  },
+  unsubscribe: { params: z.object({ runId: z.string() }), result: z.object({ unsubscribed: z.literal(true) }) },
+  ledgerVerify: {
+    params: z.object({}).default({}),
+    result: z.object({ ok: z.boolean(), events: z.number().int(), plans: z.number().int(), problems: z.array(z.string()) }),
+  },
+  shutdown: { params: z.object({}).default({}), result: z.object({ stopping: z.literal(true) }) },
+} as const;
+
+export type Method = keyof typeof methods;
+export type Params<M extends Method> = z.input<(typeof methods)[M]['params']>;
+export type ParsedParams<M extends Method> = z.output<(typeof methods)[M]['params']>;
+export type Result<M extends Method> = z.infer<(typeof methods)[M]['result']>;
+
+export const Request = z.object({
+  id: z.number().int().nonnegative(),
+  method: z.string(),
+  params: z.unknown().optional(),
+});
+export type Request = z.infer<typeof Request>;
+
+export const ErrorBody = z.object({
+  code: z.enum(Object.keys(ERROR_CODES) as [keyof typeof ERROR_CODES, ...(keyof typeof ERROR_CODES)[]]),
+  message: z.string(),
+  data: z.record(z.string(), z.unknown()).optional(),
+});
+
+// ---------- run events: what subscribers receive, in ledger order ----------
+
+export const RunEventKind = z.enum([
+  'started',
+  'progress',
+  'quarantined',
+  'paused',
+  'resumed',
+  'halted',
+  'cancelled',
+  'failed',
+  'completed',
+  'interrupted',
+]);
+export type RunEventKind = z.infer<typeof RunEventKind>;
+
+export const RunEvent = z.object({
+  runId: z.string(),
+  seq: z.number().int(),
+  kind: RunEventKind,
+  at: z.string(),
+  data: z.record(z.string(), z.unknown()),
+});
+export type RunEvent = z.infer<typeof RunEvent>;
+
+export const ServerFrame = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('result'), id: z.number().int(), result: z.unknown() }),
+  z.object({ type: z.literal('error'), id: z.number().int().nullable(), error: ErrorBody }),
+  z.object({ type: z.literal('event'), event: RunEvent }),
+]);
+export type ServerFrame = z.infer<typeof ServerFrame>;
+
+/** Run states in which nothing more will happen without a person asking. */
+export const FINAL_STATUSES: readonly RunStatus[] = ['completed', 'cancelled', 'failed', 'halted'];
