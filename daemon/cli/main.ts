@@ -11,7 +11,7 @@ import { coerceError, RedressError } from '../../shared/errors';
 import { FINAL_STATUSES, type RunSummary } from '../../shared/protocol';
 import { connectExisting, ensureDaemon, readDaemonInfo, startDaemon } from '../launch';
 import { VERSION } from '../version';
-import { printPreview, printRun, RunProgress } from './output';
+import { printDiffs, printPreview, printRun, RunProgress } from './output';
 
 const program = new Command();
 program
@@ -24,7 +24,7 @@ program
 
 const ws = () => resolve(program.opts<{ workspace: string }>().workspace);
 const json = () => program.opts<{ json: boolean }>().json;
-const out = (o: unknown) => process.stdout.write(JSON.stringify(o, null, json() ? 0 : 2) + '\n');
+const out = (o: unknown): void => void process.stdout.write(JSON.stringify(o, null, json() ? 0 : 2) + "\n");
 const collect = (v: string, prev: Record<string, string>) => {
   const i = v.indexOf('=');
   if (i < 1) throw new RedressError('CONFIG', `--param takes name=value, got "${v}"`);
@@ -207,7 +207,8 @@ program
   .action(async (runId: string, o: { status?: 'changed' | 'skipped' | 'quarantined'; column?: string; limit: number; offset: number }) => {
     await withDaemon(async (c) => {
       const r = await c.request('diffs', { runId, offset: o.offset, limit: o.limit, ...(o.status ? { status: o.status } : {}), ...(o.column ? { column: o.column } : {}) });
-      out(r);
+      if (json()) out(r);
+      else printDiffs(r, o.offset);
     });
   });
 

@@ -11,6 +11,17 @@ export function formatKey(d: RowDiff): string {
     .join(', ');
 }
 
+function printDiff(d: RowDiff): void {
+  if (d.status !== 'changed') return void process.stdout.write(`  ${d.status} [${formatKey(d)}]${d.reason ? `: ${d.reason}` : ''}\n`);
+  process.stdout.write(`  [${formatKey(d)}]\n`);
+  for (const [col, ch] of Object.entries(d.changes)) process.stdout.write(`      ${col}: ${show(ch.before)} -> ${show(ch.after)}\n`);
+}
+
+export function printDiffs(r: Result<'diffs'>, offset: number): void {
+  process.stdout.write(`Rows ${r.rows.length ? offset + 1 : 0}-${offset + r.rows.length} of ${r.total}:\n`);
+  r.rows.forEach(printDiff);
+}
+
 export function printPreview(r: Result<'preview'>, n: number): void {
   const s = r.summary;
   const w = (t: string) => process.stdout.write(t + '\n');
@@ -18,11 +29,8 @@ export function printPreview(r: Result<'preview'>, n: number): void {
   w(`  scanned ${s.scanned}  changed ${s.changed}  unchanged ${s.unchanged}  skipped ${s.skipped}  quarantined ${s.quarantined}`);
   const cols = Object.entries(s.changesPerColumn);
   if (cols.length) w(`  changes per column: ${cols.map(([c, k]) => `${c} ${k}`).join(', ')}`);
-  for (const d of r.diffs.filter((x) => x.status === 'changed').slice(0, n)) {
-    w(`  [${formatKey(d)}]`);
-    for (const [col, ch] of Object.entries(d.changes)) w(`      ${col}: ${show(ch.before)} -> ${show(ch.after)}`);
-  }
-  for (const d of r.diffs.filter((x) => x.status === 'quarantined').slice(0, n)) w(`  quarantined [${formatKey(d)}]: ${d.reason}`);
+  r.diffs.filter((x) => x.status === 'changed').slice(0, n).forEach(printDiff);
+  r.diffs.filter((x) => x.status === 'quarantined').slice(0, n).forEach(printDiff);
 }
 
 export function printRun(r: RunSummary): void {
