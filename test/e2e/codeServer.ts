@@ -37,6 +37,12 @@ export interface StartOptions {
   env?: NodeJS.ProcessEnv;
   /** Extra code-server flags. */
   args?: string[];
+  /**
+   * Pass `--vscode-option enable-smoke-test-driver` (default true). runInHost needs it for the
+   * extension host's console; but with it the workbench shows no notification toasts (they only go to
+   * the notification center), so UI tests that look for a toast start with false.
+   */
+  smokeTestDriver?: boolean;
   /** User settings merged over QUIET_SETTINGS (written to user-data/User/settings.json). */
   settings?: Record<string, unknown>;
 }
@@ -194,7 +200,7 @@ export async function startCodeServer(opts: StartOptions = {}): Promise<CodeServ
       '--disable-workspace-trust',
       '--disable-getting-started-override',
       '--ignore-last-opened',
-      '--vscode-option', 'enable-smoke-test-driver',
+      ...(opts.smokeTestDriver === false ? [] : ['--vscode-option', 'enable-smoke-test-driver']),
       ...(opts.args ?? []),
     ],
     // detached: the child calls setsid(), so its pid is the id of a new process group we can kill whole.

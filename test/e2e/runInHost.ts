@@ -1,7 +1,7 @@
 // Runs an extension's in-host test suite the @vscode/test-electron way, inside code-server:
 // the suite is a JS bundle exporting `run(): Promise<void>`, loaded by VS Code's extension host next to
 // the extension under development; its outcome comes back through the smoke-test driver's hooks.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { format } from 'node:util';
 import { launchBrowser, type Browser } from './browser';
@@ -98,10 +98,10 @@ export async function runInHost(opts: InHostOptions): Promise<number> {
 
   try {
     const { code, logs } = await Promise.race([run(), timedOut]);
-    if (code !== 0) await saveArtifacts(outDir, browser, logs, log);
+    if (code !== 0) await saveArtifacts(outDir, browser, server, logs, log);
     return code;
   } catch (err) {
-    await saveArtifacts(outDir, browser, [], log);
+    await saveArtifacts(outDir, browser, server, [], log);
     throw err;
   } finally {
     await cleanup();
@@ -112,10 +112,17 @@ function absolute(p: string): string {
   return isAbsolute(p) ? p : resolve(p);
 }
 
-/** A screenshot of the workbench and VS Code's own log files, for a person to read after a failure. */
-async function saveArtifacts(outDir: string, browser: Browser | undefined, logs: LogFile[], log: (line: string) => void): Promise<void> {
+/** A screenshot of the workbench, code-server's output and VS Code's log files, for a person to read after a failure. */
+async function saveArtifacts(
+  outDir: string,
+  browser: Browser | undefined,
+  server: CodeServer | undefined,
+  logs: LogFile[],
+  log: (line: string) => void,
+): Promise<void> {
   try {
     mkdirSync(outDir, { recursive: true });
+    if (server && existsSync(server.dirs.logPath)) copyFileSync(server.dirs.logPath, join(outDir, 'code-server.log'));
     for (const f of logs) {
       const target = join(outDir, 'logs', f.relativePath);
       mkdirSync(dirname(target), { recursive: true });

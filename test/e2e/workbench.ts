@@ -16,7 +16,8 @@ export async function openWorkbench(page: Page, server: CodeServer, folder: stri
  */
 export async function runFromPalette(page: Page, title: string, attempts = 10): Promise<void> {
   const input = page.locator('.quick-input-widget input');
-  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
+  // Enter runs the focused row, so wait until that one is the command (not a "similar command").
+  const row = page.locator('.quick-input-list .monaco-list-row.focused', { hasText: title });
   for (let attempt = 1; ; attempt++) {
     await page.locator('.monaco-workbench').click({ position: { x: 640, y: 300 } });
     await page.keyboard.press('F1');
@@ -34,7 +35,10 @@ export async function runFromPalette(page: Page, title: string, attempts = 10): 
   }
 }
 
-/** Resolves with the text of the first notification toast containing `text`. */
+/**
+ * Resolves with the text of the first notification toast containing `text`. Toasts only show when the
+ * server was started with `smokeTestDriver: false`.
+ */
 export async function waitForNotification(page: Page, text: string, timeoutMs = 15_000): Promise<string> {
   const toast = page.locator('.notification-toast', { hasText: text }).first();
   await toast.waitFor({ state: 'visible', timeout: timeoutMs });
