@@ -25,8 +25,8 @@ interface PlanContext {
 
 export function planContext(plan: PlanRow): PlanContext {
   const schema = JSON.parse(plan.tableSchema) as TableSchema;
-  const manifest = JSON.parse(plan.manifest) as { target: { table: string; key: string[] } };
-  return { plan, schema, scan: { table: manifest.target.table, key: manifest.target.key } };
+  const manifest = JSON.parse(plan.manifest) as { id: string; target: { table: string; key: string[] } };
+  return { plan, schema, scan: { table: manifest.target.table, key: manifest.target.key, correctionId: manifest.id } };
 }
 
 /** Refuses a plan whose rows were edited, or whose target is not the one it was made against. */

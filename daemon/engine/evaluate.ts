@@ -95,9 +95,14 @@ function sameFriendly(a: unknown, b: unknown): boolean {
   if (Object.is(a, b)) return true;
   if (a instanceof Uint8Array && b instanceof Uint8Array) return a.length === b.length && a.every((x, i) => x === b[i]);
   if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object' && !(a instanceof Uint8Array)) {
-    return a.constructor === b.constructor && String(a) === String(b) && JSON.stringify(a) === JSON.stringify(b);
+    return a.constructor === b.constructor && String(a) === String(b) && stableJson(a) === stableJson(b);
   }
   return false;
+}
+
+/** JSON.stringify that survives bigints (a PostgreSQL jsonb value can hold integers beyond 2^53). */
+function stableJson(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `${x}n` : x instanceof Uint8Array ? `bytes:${Buffer.from(x).toString('hex')}` : x));
 }
 
 export function addToSummary(s: Summary, evs: Evaluated[]): void {

@@ -1,7 +1,7 @@
 // Opens the target a workspace's config names.
 import { isAbsolute, join } from 'node:path';
 import type { TargetConfig } from '../../shared/config';
-import { RedressError } from '../../shared/errors';
+import { PostgresTarget } from './postgres';
 import { SqliteTarget } from './sqlite';
 import type { Target } from './target';
 
@@ -10,6 +10,6 @@ export async function openTarget(config: TargetConfig, workspace: string): Promi
     case 'sqlite':
       return new SqliteTarget(isAbsolute(config.path) ? config.path : join(workspace, config.path));
     case 'postgres':
-      throw new RedressError('CONFIG', 'PostgreSQL targets are not available in this build yet. Use a SQLite target.');
+      return PostgresTarget.open(config.connectionString);
   }
 }

@@ -24,6 +24,8 @@ export interface Scan {
   table: string;
   key: string[];
   where?: string;
+  /** The correction writing (apply, rollback): targets that can serialise runs lock on it. */
+  correctionId?: string;
 }
 
 /** One compare-and-set write: set `set` on the row with `key` only if the row hashes to `expectHash`. */

@@ -1,0 +1,506 @@
+// A PostgreSQL database as the target, through node-postgres.
+//
+// Fidelity: every connection runs with TimeZone UTC, DateStyle ISO, IntervalStyle postgres,
+// extra_float_digits 3 and bytea_output hex, and parses text output per type (pgTypes.ts): nothing is
+// rounded on the way in. Values go back to the server as their text, through json_populate_record on
+// the table's own row type, so the server applies each column's input function with its type modifier
+// (varchar(n) too long is an error, numeric(p,s) rounds) exactly as it does when it stores the value.
+//
+// Writes: one transaction per batch: advisory lock on (correction, table), lock timeout, ROW EXCLUSIVE
+// on the table, fingerprint check, SELECT ... FOR UPDATE of the batch's rows, hashes compared here,
+// then one UPDATE for every changed row. A batch cut off by a lost connection is retried with backoff;
+// compare-and-set makes the retry safe (rows already written count as "already").
+import pg from 'pg';
+import { RedressError } from '../../shared/errors';
+import { sha256, type StoredValue } from '../../shared/values';
+import { encodeValue, pgCanonical, pgFriendly, PgTypeRegistry, pgTypeMatches, type Encoded, type PgTypeInfo } from './pgTypes';
+import { schemaDrift } from './schemaDrift';
+import { ValueFitError, type CasOutcome, type CasWrite, type Column, type KeyTuple, type Scan, type StoredRow, type TableSchema, type Target } from './target';
+
+export const q = (name: string) => '"' + name.replace(/"/g, '""') + '"';
+const lit = (s: string) => "'" + s.replace(/'/g, "''") + "'";
+
+export interface PostgresOptions {
+  /** Longest any one statement may run (ms). */
+  statementTimeoutMs?: number;
+  /** Longest a batch waits for a row or table lock before it is retried (ms). */
+  lockTimeoutMs?: number;
+  /** Attempts for a batch or read whose connection was lost or that hit a lock timeout. */
+  retries?: number;
+  /** First backoff (ms); doubles each attempt, with jitter. */
+  backoffMs?: number;
+  /** Pool size. */
+  maxConnections?: number;
+}
+
+const SESSION = {
+  TimeZone: 'UTC',
+  DateStyle: 'ISO, YMD',
+  IntervalStyle: 'postgres',
+  extra_float_digits: '3',
+  bytea_output: 'hex',
+  client_encoding: 'UTF8',
+};
+
+/** What tableSchema learns beyond the Target's TableSchema: the qualified name and each column's type. */
+interface PgTable {
+  qualified: string;
+  types: Map<string, PgTypeInfo>;
+}
+
+/** SQLSTATEs and socket errors after which the same batch can safely be tried again. */
+function retryable(e: unknown): boolean {
+  const err = e as { code?: string; message?: string };
+  const code = err.code ?? '';
+  if (/^08/.test(code) || ['57P01', '57P02', '57P03', '40001', '40P01', '55P03', 'ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT'].includes(code)) return true;
+  return /Connection terminated|connection timeout|Client has encountered a connection error|terminating connection/i.test(err.message ?? '');
+}
+
+export class PostgresTarget implements Target {
+  readonly kind = 'postgres' as const;
+  readonly description: string;
+  private readonly pool: pg.Pool;
+  private readonly registry = new PgTypeRegistry();
+  private readonly tables = new Map<string, PgTable>();
+  /** The type of each Column object tableSchema handed out (typeMatches gets those objects back). */
+  private readonly columnTypes = new WeakMap<Column, PgTypeInfo>();
+  private readonly opts: Required<PostgresOptions>;
+  /** Called with each retry (tests and the daemon log). */
+  onRetry: (what: string, attempt: number, e: Error) => void = () => {};
+
+  private constructor(connectionString: string, opts: PostgresOptions) {
+    this.opts = { statementTimeoutMs: 60_000, lockTimeoutMs: 5_000, retries: 6, backoffMs: 100, maxConnections: 4, ...opts };
+    const { url, description } = withSessionOptions(connectionString, this.opts.statementTimeoutMs);
+    this.description = description;
+    this.pool = new pg.Pool({
+      connectionString: url,
+      application_name: 'redress',
+      max: this.opts.maxConnections,
+      connectionTimeoutMillis: 10_000,
+      idleTimeoutMillis: 30_000,
+      keepAlive: true,
+      types: this.registry.types,
+    });
+    // An idle connection that the server ends (restart, pg_terminate_backend) must not crash the daemon.
+    this.pool.on('error', () => {});
+  }
+
+  /** Connects once to check the server is there and the credentials work; throws TARGET with what to do. */
+  static async open(connectionString: string, opts: PostgresOptions = {}): Promise<PostgresTarget> {
+    let t: PostgresTarget;
+    try {
+      t = new PostgresTarget(connectionString, opts);
+    } catch (e) {
+      throw new RedressError('TARGET', `The PostgreSQL connection string in redress.config.json is not valid: ${(e as Error).message}. Write it as postgres://user[:password]@host:port/database.`);
+    }
+    try {
+      const r = await t.pool.query<{ v: string }>('SELECT current_setting($1) AS v', ['server_version_num']);
+      if (Number(r.rows[0]!.v) < 110000) throw new RedressError('TARGET', `${t.description} runs PostgreSQL ${r.rows[0]!.v}; Redress needs PostgreSQL 11 or later.`);
+      await t.loadArrayTypes();
+    } catch (e) {
+      await t.pool.end().catch(() => {});
+      throw connectionError(t.description, e);
+    }
+    return t;
+  }
+
+  /** For tests, benchmarks and snapshots: a query through this target's pool (same parsers, same session). */
+  query<R extends pg.QueryResultRow = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
+    return this.pool.query<R>(sql, params);
+  }
+
+  private async loadArrayTypes(): Promise<void> {
+    const r = await this.pool.query<{ oid: number; elem: string }>(
+      `SELECT a.oid::int4 AS oid, e.typname AS elem FROM pg_type a JOIN pg_type e ON e.oid = a.typelem WHERE a.typcategory = 'A' AND a.typnamespace = 'pg_catalog'::regnamespace`,
+    );
+    for (const row of r.rows) this.registry.registerArray(row.oid, row.elem);
+  }
+
+  private async withRetry<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (e) {
+        if (!retryable(e) || attempt >= this.opts.retries) {
+          if (retryable(e)) {
+            throw new RedressError('TARGET', `${what} on ${this.description} failed ${attempt} times: ${(e as Error).message}. Nothing of the failed batch was committed twice; resume the run when the database is reachable again.`, { sqlstate: (e as { code?: string }).code });
+          }
+          throw e;
+        }
+        this.onRetry(what, attempt, e as Error);
+        const wait = this.opts.backoffMs * 2 ** (attempt - 1);
+        await new Promise((r) => setTimeout(r, wait / 2 + Math.random() * wait));
+      }
+    }
+  }
+
+  async listTables(): Promise<string[]> {
+    const r = await this.pool.query<{ name: string }>(
+      `SELECT c.relname AS name FROM pg_class c WHERE c.relkind IN ('r', 'p') AND pg_table_is_visible(c.oid) AND c.relnamespace <> 'pg_catalog'::regnamespace ORDER BY 1`,
+    );
+    return r.rows.map((x) => x.name);
+  }
+
+  // ---------- schema ----------
+
+  async tableSchema(table: string): Promise<TableSchema> {
+    return this.withRetry('reading the schema', async () => {
+      const r = await this.pool.query<{ info: string | null }>(catalogSql(`to_regclass(${lit(q(table))})`));
+      return this.schemaFrom(table, r.rows[0]!.info);
+    });
+  }
+
+  private schemaFrom(table: string, infoText: string | null): TableSchema {
+    const info = infoText === null ? null : (JSON.parse(infoText) as CatalogInfo);
+    if (!info) {
+      throw new RedressError('NO_TABLE', `Table "${table}" does not exist in ${this.description} (looked along the search_path). Check the name, or set search_path in the connection string (?options=-c%20search_path%3Dmyschema).`, { table });
+    }
+    const types = new Map<string, PgTypeInfo>();
+    for (const c of info.columns) {
+      const t: PgTypeInfo = { oid: c.typoid, name: c.basename, sqlType: c.basetype, category: c.category, ...(c.elem ? { elem: c.elem } : {}), ...(c.labels ? { labels: c.labels } : {}) };
+      types.set(c.name, t);
+      // Domains arrive with their own OID: parse them as their base type.
+      if (c.typoid !== c.baseoid) this.registry.registerScalar(c.typoid, c.basename);
+      if (c.category === 'A' && c.elem) this.registry.registerArray(c.baseoid, c.elem);
+    }
+    this.tables.set(table, { qualified: info.qualified, types });
+    const columns: Column[] = info.columns.map((c) => ({ name: c.name, type: c.type, notNull: c.notnull }));
+    columns.forEach((c) => this.columnTypes.set(c, types.get(c.name)!));
+    const uniqueKeys: string[][] = [];
+    for (const k of info.keys) if (!uniqueKeys.some((u) => u.length === k.length && u.every((x) => k.includes(x)))) uniqueKeys.push(k);
+    const enums = Object.fromEntries(info.columns.filter((c) => c.labels).map((c) => [c.name, c.labels]));
+    const fingerprint = sha256(
+      JSON.stringify({ table: info.qualified, columns: columns.map((c) => [c.name, c.type, c.notNull]), uniqueKeys: uniqueKeys.map((k) => [...k].sort()).sort(), enums }),
+    );
+    return { table, columns, uniqueKeys, fingerprint };
+  }
+
+  /** The table's qualified name and column types; read from the catalog when this process has not yet. */
+  private async meta(table: string): Promise<PgTable> {
+    if (!this.tables.has(table)) await this.tableSchema(table);
+    return this.tables.get(table)!;
+  }
+
+  // ---------- reads ----------
+
+  private where(scan: Scan, extra?: string): string {
+    const parts = [scan.where ? `(${scan.where})` : '', extra ?? ''].filter(Boolean);
+    return parts.length ? ' WHERE ' + parts.join(' AND ') : '';
+  }
+
+  async countRows(scan: Scan): Promise<number> {
+    const t = this.tables.get(scan.table)?.qualified ?? q(scan.table);
+    const r = await this.withRetry('counting rows', () => this.pool.query<{ n: bigint }>(`SELECT count(*) AS n FROM ${t}${this.where(scan)}`));
+    return Number(r.rows[0]!.n);
+  }
+
+  async nullKeyRows(scan: Scan): Promise<number> {
+    const t = this.tables.get(scan.table)?.qualified ?? q(scan.table);
+    const r = await this.withRetry('counting NULL keys', () => this.pool.query<{ n: bigint }>(`SELECT count(*) AS n FROM ${t} WHERE ${scan.key.map((k) => `${q(k)} IS NULL`).join(' OR ')}`));
+    return Number(r.rows[0]!.n);
+  }
+
+  private selectList(schema: TableSchema, alias = ''): string {
+    return schema.columns.map((c) => alias + q(c.name)).join(', ');
+  }
+
+  /** Key values as typed parameters: `$n::type` with the column's type without its modifier. */
+  private keyParams(scan: Scan, meta: PgTable, key: KeyTuple, first: number): { sql: string; params: (string | null)[] } {
+    const params = key.map((v, i) => textOf(encodeValue(meta.types.get(scan.key[i]!)!, v)));
+    const sql = scan.key.map((k, i) => `$${first + i}::${baseType(meta.types.get(k)!)}`).join(', ');
+    return { sql: scan.key.length > 1 ? `(${sql})` : sql, params };
+  }
+
+  async readRange(scan: Scan, schema: TableSchema, after: KeyTuple | null, limit: number): Promise<StoredRow[]> {
+    const meta = await this.meta(scan.table);
+    const keyList = scan.key.map(q).join(', ');
+    const tuple = scan.key.length > 1 ? `(${keyList})` : keyList;
+    const kp = after ? this.keyParams(scan, meta, after, 2) : null;
+    const sql = `SELECT ${this.selectList(schema)} FROM ${meta.qualified}${this.where(scan, kp ? `${tuple} > ${kp.sql}` : undefined)} ORDER BY ${keyList} LIMIT $1`;
+    const r = await this.withRetry('reading a batch', () => this.pool.query<StoredRow>(sql, [limit, ...(kp?.params ?? [])]));
+    return r.rows;
+  }
+
+  async readKeys(scan: Scan, schema: TableSchema, keys: KeyTuple[]): Promise<(StoredRow | undefined)[]> {
+    if (keys.length === 0) return [];
+    const meta = await this.meta(scan.table);
+    const { sql, param } = this.keyJoin(scan, meta, keys);
+    const r = await this.withRetry('reading rows by key', () => this.pool.query<StoredRow & { __i: bigint }>(`SELECT d.i AS __i, ${this.selectList(schema, 't.')} ${sql}`, [param]));
+    const out: (StoredRow | undefined)[] = new Array(keys.length).fill(undefined);
+    for (const row of r.rows) {
+      const i = Number(row.__i) - 1;
+      delete (row as Record<string, unknown>).__i;
+      out[i] = row;
+    }
+    return out;
+  }
+
+  /** FROM/WHERE that joins the table with a JSON array of key tuples (d.i: 1-based position). */
+  private keyJoin(scan: Scan, meta: PgTable, keys: KeyTuple[], lockClause = ''): { sql: string; param: string } {
+    const docs = keys.map((k) => encodeRow(meta, Object.fromEntries(scan.key.map((c, i) => [c, k[i] ?? null]))));
+    const cond = scan.key.map((k) => `t.${q(k)} = ${valueExpr(meta, k, 'd')}`).join(' AND ');
+    return {
+      sql: `FROM json_array_elements($1::json) WITH ORDINALITY AS d(v, i), LATERAL json_populate_record(NULL::${meta.qualified}, d.v) AS r, ${meta.qualified} AS t WHERE ${cond}${lockClause}`,
+      param: '[' + docs.join(',') + ']',
+    };
+  }
+
+  async sample(scan: Scan, schema: TableSchema, n: number, seed: number): Promise<StoredRow[]> {
+    const meta = await this.meta(scan.table);
+    const keyList = scan.key.map(q).join(', ');
+    const rowKey = scan.key.length > 1 ? `ROW(${keyList})::text` : `${q(scan.key[0]!)}::text`;
+    // Small tables: order every row by a hash of (seed, key). Large ones: a repeatable Bernoulli
+    // sample of about 4n rows first, so the sort stays small; the same seed picks the same rows.
+    const est = await this.withRetry('estimating the table size', () =>
+      this.pool.query<{ n: number }>(`SELECT greatest(reltuples, 0)::float8 AS n FROM pg_class WHERE oid = to_regclass(${lit(meta.qualified)})`),
+    );
+    const rows = est.rows[0]?.n ?? 0;
+    const pct = rows > 200_000 && !scan.where ? Math.min(100, (400 * Math.max(n, 50)) / rows) : 100;
+    const from = pct < 100 ? `${meta.qualified} TABLESAMPLE BERNOULLI (${pct}) REPEATABLE (${Math.trunc(seed)})` : meta.qualified;
+    const sql = `SELECT * FROM (SELECT ${this.selectList(schema)} FROM ${from}${this.where(scan)} ORDER BY md5($1::text || ${rowKey}) LIMIT $2) s ORDER BY ${keyList}`;
+    const r = await this.withRetry('sampling rows', () => this.pool.query<StoredRow>(sql, [String(seed), n]));
+    return r.rows;
+  }
+
+  // ---------- values ----------
+
+  toFriendly(_column: Column, v: StoredValue): unknown {
+    return pgFriendly(v);
+  }
+
+  typeMatches(column: Column, expected: string): boolean {
+    return pgTypeMatches(this.columnTypes.get(column), column, expected);
+  }
+
+  canonical(_column: Column, v: StoredValue): string {
+    return pgCanonical(v);
+  }
+
+  async normalize(schema: TableSchema, rows: Record<string, unknown>[]): Promise<(StoredRow | ValueFitError)[]> {
+    const meta = await this.meta(schema.table);
+    const byName = new Map(schema.columns.map((c) => [c.name, c]));
+    const out: (StoredRow | ValueFitError)[] = new Array(rows.length);
+    const asked: { i: number; doc: string; cols: string[] }[] = [];
+    rows.forEach((row, i) => {
+      const cols = Object.keys(row);
+      const enc: Record<string, Encoded> = {};
+      for (const name of cols) {
+        const c = byName.get(name);
+        if (!c) return void (out[i] = new ValueFitError(name, `column "${name}" does not exist in ${schema.table}`));
+        const v = row[name];
+        if ((v === null || v === undefined) && c.notNull) return void (out[i] = new ValueFitError(name, `column "${name}" (${c.type}): NULL in a NOT NULL column`));
+        try {
+          enc[name] = encodeValue(meta.types.get(name)!, v);
+        } catch (e) {
+          return void (out[i] = new ValueFitError(name, `column "${name}" (${c.type}): ${(e as Error).message}`));
+        }
+      }
+      asked.push({ i, doc: encodedDoc(enc), cols });
+    });
+    if (asked.length === 0) return out;
+    const allCols = [...new Set(asked.flatMap((a) => a.cols))];
+    const sql = `SELECT ${allCols.map((c) => `${valueExpr(meta, c, 'd')} AS ${q(c)}`).join(', ')} FROM json_array_elements($1::json) WITH ORDINALITY AS d(v, i), LATERAL json_populate_record(NULL::${meta.qualified}, d.v) AS r ORDER BY d.i`;
+    const pick = (a: (typeof asked)[number], row: StoredRow): StoredRow => Object.fromEntries(a.cols.map((c) => [c, row[c] ?? null]));
+    try {
+      const r = await this.withRetry('normalizing values', () => this.pool.query<StoredRow>(sql, ['[' + asked.map((a) => a.doc).join(',') + ']']));
+      asked.forEach((a, j) => (out[a.i] = pick(a, r.rows[j]!)));
+    } catch (e) {
+      if (!isValueError(e)) throw e;
+      // Some value does not fit: ask row by row to tell which, with the server's own message.
+      for (const a of asked) {
+        try {
+          const r = await this.withRetry('normalizing a value', () => this.pool.query<StoredRow>(sql, ['[' + a.doc + ']']));
+          out[a.i] = pick(a, r.rows[0]!);
+        } catch (e2) {
+          if (!isValueError(e2)) throw e2;
+          const col = a.cols.find((c) => (e2 as Error).message.includes(c)) ?? a.cols.find((c) => new RegExp(`type ${meta.types.get(c)?.name}\\b`).test((e2 as Error).message)) ?? a.cols[0]!;
+          out[a.i] = new ValueFitError(col, `${(e2 as Error).message} (columns ${a.cols.join(', ')})`);
+        }
+      }
+    }
+    return out;
+  }
+
+  // ---------- compare-and-set writes ----------
+
+  async casWrite(scan: Scan, schema: TableSchema, writes: CasWrite[], hashRow: (row: StoredRow) => string): Promise<CasOutcome[]> {
+    if (writes.length === 0) return [];
+    const meta = await this.meta(scan.table);
+    return this.withRetry('writing a batch', async () => {
+      const client = await this.pool.connect();
+      let broken: Error | undefined;
+      try {
+        return await this.casTransaction(client, scan, schema, meta, writes, hashRow);
+      } catch (e) {
+        broken = e as Error;
+        await client.query('ROLLBACK').catch(() => {});
+        throw e;
+      } finally {
+        client.release(broken && retryable(broken) ? broken : undefined);
+      }
+    });
+  }
+
+  private async casTransaction(client: pg.PoolClient, scan: Scan, schema: TableSchema, meta: PgTable, writes: CasWrite[], hashRow: (row: StoredRow) => string): Promise<CasOutcome[]> {
+    const lockKey = `redress:${scan.correctionId ?? ''}:${meta.qualified}`;
+    // One round trip: transaction, timeouts, the run's advisory lock, the table lock, the catalog.
+    const begin = (await client.query(
+      `BEGIN; SET LOCAL lock_timeout = ${Math.trunc(this.opts.lockTimeoutMs)}; SET LOCAL statement_timeout = ${Math.trunc(this.opts.statementTimeoutMs)};` +
+        ` SELECT pg_advisory_xact_lock(hashtext(${lit(lockKey)}));` +
+        ` LOCK TABLE ${meta.qualified} IN ROW EXCLUSIVE MODE;` +
+        ` ${catalogSql(`to_regclass(${lit(meta.qualified)})`)}`,
+    )) as unknown as pg.QueryResult[];
+    const info = (begin[begin.length - 1]!.rows[0] as { info: string | null }).info;
+    const now = this.schemaFrom(scan.table, info);
+    if (now.fingerprint !== schema.fingerprint) throw schemaDrift(schema, now);
+
+    const keys = writes.map((w) => w.key);
+    const { sql, param } = this.keyJoin(scan, meta, keys, ' FOR UPDATE OF t');
+    const cur = await client.query<StoredRow & { __i: bigint }>(`SELECT d.i AS __i, ${this.selectList(schema, 't.')} ${sql}`, [param]);
+    const current: (StoredRow | undefined)[] = new Array(writes.length).fill(undefined);
+    for (const row of cur.rows) {
+      const i = Number(row.__i) - 1;
+      delete (row as Record<string, unknown>).__i;
+      current[i] = row;
+    }
+    const outcomes: CasOutcome[] = writes.map((w, i) => {
+      const row = current[i];
+      if (!row) return 'missing';
+      const h = hashRow(row);
+      if (h === w.doneHash) return 'already';
+      return h === w.expectHash ? 'written' : 'drifted';
+    });
+    const changed = writes.filter((_, i) => outcomes[i] === 'written');
+    if (changed.length) {
+      const setCols = [...new Set(changed.flatMap((w) => Object.keys(w.set)))].filter((c) => !scan.key.includes(c));
+      const everyRow = (c: string) => changed.every((w) => c in w.set);
+      const assignments = setCols.map((c) => `${q(c)} = ${everyRow(c) ? valueExpr(meta, c, 'd') : `CASE WHEN d.v->${lit(c)} IS NULL THEN t.${q(c)} ELSE ${valueExpr(meta, c, 'd')} END`}`);
+      const docs = changed.map((w) => encodeRow(meta, { ...Object.fromEntries(scan.key.map((k, i) => [k, w.key[i] ?? null])), ...w.set }));
+      const cond = scan.key.map((k) => `t.${q(k)} = ${valueExpr(meta, k, 'd')}`).join(' AND ');
+      const upd = await client.query(
+        `UPDATE ${meta.qualified} AS t SET ${assignments.join(', ')} FROM json_array_elements($1::json) AS d(v), LATERAL json_populate_record(NULL::${meta.qualified}, d.v) AS r WHERE ${cond}`,
+        ['[' + docs.join(',') + ']'],
+      );
+      if (upd.rowCount !== changed.length) throw new RedressError('INTERNAL', `the batch update touched ${upd.rowCount} rows, expected ${changed.length}; rolled back`);
+    }
+    await client.query('COMMIT');
+    return outcomes;
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+// ---------- SQL building blocks ----------
+
+/** The typed value of column `c` from the JSON element `alias.v` (json columns are carried as text). */
+function valueExpr(meta: PgTable, c: string, alias: string): string {
+  const t = meta.types.get(c)!;
+  if (t.name === 'json' || t.name === 'jsonb') return `(${alias}.v->>${lit(c)})::${t.name}`;
+  return `r.${q(c)}`;
+}
+
+/** The column's type without its modifier, for casting parameters (domains resolved to the base type). */
+function baseType(t: PgTypeInfo): string {
+  return t.sqlType ?? t.name;
+}
+
+function textOf(e: Encoded): string | null {
+  if (e === null) return null;
+  return 'text' in e ? e.text : e.json;
+}
+
+/** One row as the JSON object json_populate_record reads: text forms as strings, json as a string of its text. */
+function encodedDoc(enc: Record<string, Encoded>): string {
+  return '{' + Object.entries(enc).map(([k, e]) => JSON.stringify(k) + ':' + (e === null ? 'null' : JSON.stringify('text' in e ? e.text : e.json))).join(',') + '}';
+}
+
+function encodeRow(meta: PgTable, row: Record<string, unknown>): string {
+  const enc: Record<string, Encoded> = {};
+  for (const [k, v] of Object.entries(row)) enc[k] = encodeValue(meta.types.get(k)!, v);
+  return encodedDoc(enc);
+}
+
+/** Errors that say a value does not fit a type (class 22: data exception, 23: integrity, e.g. a domain CHECK). */
+function isValueError(e: unknown): boolean {
+  const code = (e as { code?: string }).code ?? '';
+  return /^2[23]/.test(code);
+}
+
+interface CatalogInfo {
+  qualified: string;
+  columns: { name: string; type: string; notnull: boolean; typoid: number; baseoid: number; basename: string; basetype: string; category: string; elem: string | null; labels: string[] | null }[];
+  keys: string[][];
+}
+
+/** One query: the table's qualified name, columns with types (domains resolved), unique keys, enum labels. */
+function catalogSql(regclassExpr: string): string {
+  return `WITH rel AS (SELECT ${regclassExpr} AS oid)
+SELECT CASE WHEN rel.oid IS NULL THEN NULL ELSE json_build_object(
+  'qualified', (SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = rel.oid),
+  'columns', (SELECT coalesce(json_agg(json_build_object(
+      'name', a.attname, 'type', format_type(a.atttypid, a.atttypmod), 'notnull', a.attnotnull,
+      'typoid', a.atttypid::int4, 'baseoid', b.oid::int4, 'basename', b.typname, 'basetype', format_type(b.oid, NULL), 'category', b.typcategory,
+      'elem', e.typname,
+      'labels', (SELECT json_agg(l.enumlabel ORDER BY l.enumsortorder) FROM pg_enum l WHERE l.enumtypid = coalesce(nullif(b.typelem, 0), b.oid))
+    ) ORDER BY a.attnum), '[]'::json)
+    FROM pg_attribute a
+    JOIN pg_type t ON t.oid = a.atttypid
+    JOIN pg_type b ON b.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
+    LEFT JOIN pg_type e ON e.oid = b.typelem AND b.typcategory = 'A'
+    WHERE a.attrelid = rel.oid AND a.attnum > 0 AND NOT a.attisdropped),
+  'keys', (SELECT coalesce(json_agg(k.cols ORDER BY k.primary DESC, k.name), '[]'::json) FROM (
+      SELECT i.indisprimary AS primary, ic.relname AS name,
+        (SELECT json_agg(a.attname ORDER BY x.ord) FROM unnest(i.indkey[0:i.indnkeyatts - 1]) WITH ORDINALITY AS x(attnum, ord)
+          JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = x.attnum) AS cols
+      FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+      WHERE i.indrelid = rel.oid AND i.indisunique AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL) k)
+) END::text AS info FROM rel`;
+}
+
+/** Adds the session settings Redress relies on to the connection string; a description without the password. */
+export function withSessionOptions(connectionString: string, statementTimeoutMs: number): { url: string; description: string } {
+  const u = new URL(connectionString);
+  if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') throw new Error(`expected postgres://, got ${u.protocol}//`);
+  const settings = { ...SESSION, statement_timeout: String(statementTimeoutMs) };
+  const ours = Object.entries(settings)
+    .map(([k, v]) => `-c ${k}=${v.replace(/[ ,]/g, (m) => '\\' + m)}`)
+    .join(' ');
+  const theirs = u.searchParams.get('options');
+  u.searchParams.set('options', theirs ? `${theirs} ${ours}` : ours);
+  const d = new URL(connectionString);
+  d.password = '';
+  d.search = '';
+  return { url: u.toString(), description: `postgres://${d.username ? decodeURIComponent(d.username) + '@' : ''}${d.host}${d.pathname}` };
+}
+
+/** A connection failure as a TARGET error that says what to do. */
+export function connectionError(description: string, e: unknown): RedressError {
+  if (e instanceof RedressError) return e;
+  const err = e as { code?: string; message?: string };
+  const msg = err.message ?? String(e);
+  const hint = (() => {
+    switch (err.code) {
+      case '28P01':
+      case '28000':
+        return 'The server refused the credentials: check the user and password in the connection string in redress.config.json (or in ~/.pgpass).';
+      case '3D000':
+        return 'The database does not exist: check the database name at the end of the connection string.';
+      case 'ECONNREFUSED':
+        return 'Nothing accepts connections there: check the host and port in redress.config.json, and that PostgreSQL is running.';
+      case 'ENOTFOUND':
+      case 'EAI_AGAIN':
+        return 'The host name does not resolve: check the host in redress.config.json.';
+      case 'ETIMEDOUT':
+        return 'The connection timed out: check the host, port and any firewall between here and the server.';
+      case '57P03':
+        return 'The server is starting up or shutting down: try again in a moment.';
+      case '53300':
+        return 'The server has no free connection slots: try again later or raise max_connections.';
+    }
+    if (/timeout/i.test(msg)) return 'The connection timed out: check the host, port and any firewall between here and the server.';
+    return 'Check the connection string in redress.config.json and that the server is reachable.';
+  })();
+  return new RedressError('TARGET', `Cannot connect to the PostgreSQL target ${description}: ${msg}. ${hint} Nothing was written.`, { ...(err.code ? { sqlstate: err.code } : {}) });
+}

@@ -1,0 +1,79 @@
+// PostgreSQL for tests: the server on this machine (127.0.0.1:5432, trust auth; REDRESS_TEST_PG overrides).
+// Each test file gets a schema of its own, dropped at the end; the target sees it through search_path.
+// An unreachable server fails the tests with a message that says how to start it: nothing skips silently.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { PostgresTarget, type PostgresOptions } from '../../daemon/targets/postgres';
+
+export const PG_URL = process.env.REDRESS_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+export interface PgSchema {
+  name: string;
+  /** Connection string whose search_path is this schema. */
+  url: string;
+  /** A plain client of its own (another session: "live traffic"), search_path set. */
+  client: pg.Client;
+  sql(text: string, params?: unknown[]): Promise<pg.QueryResult>;
+  /** A Redress target on this schema. */
+  target(o?: PostgresOptions): Promise<PostgresTarget>;
+  drop(): Promise<void>;
+}
+
+export async function pgSchema(prefix = 't'): Promise<PgSchema> {
+  const name = `redress_${prefix}_${randomBytes(5).toString('hex')}`;
+  const client = new pg.Client({ connectionString: PG_URL, application_name: 'redress-test' });
+  try {
+    await client.connect();
+  } catch (e) {
+    throw new Error(
+      `PostgreSQL is not reachable at ${PG_URL} (${(e as Error).message}). The PostgreSQL tests need it: start it with ` +
+        '`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` (.ci/run does this), or set REDRESS_TEST_PG.',
+    );
+  }
+  await client.query(`CREATE SCHEMA ${name}`);
+  await client.query(`SET search_path = ${name}`);
+  const u = new URL(PG_URL);
+  u.searchParams.set('options', `-c search_path=${name}`);
+  const targets: PostgresTarget[] = [];
+  return {
+    name,
+    url: u.toString(),
+    client,
+    sql: (text, params) => client.query(text, params),
+    async target(o) {
+      const t = await PostgresTarget.open(u.toString(), o);
+      targets.push(t);
+      return t;
+    },
+    async drop() {
+      for (const t of targets) await t.close().catch(() => {});
+      await client.query(`DROP SCHEMA ${name} CASCADE`);
+      await client.end();
+    },
+  };
+}
+
+/** A temp workspace whose target is this schema (for tests through a real daemon). */
+export function pgWorkspace(s: PgSchema, prefix = 'redress-pg-'): { dir: string; correction(name: string, source: string): string; cleanup(): void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  writeFileSync(join(dir, 'redress.config.json'), JSON.stringify({ target: { kind: 'postgres', connectionString: s.url } }));
+  mkdirSync(join(dir, 'corrections'));
+  return {
+    dir,
+    correction(name, source) {
+      const p = join(dir, 'corrections', `${name}.correction.ts`);
+      writeFileSync(p, source);
+      return p;
+    },
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** Every row as PostgreSQL itself renders it: the exact stored state, for before/after comparisons. */
+export async function tableText(s: PgSchema, table: string, orderBy: string): Promise<string[]> {
+  const r = await s.client.query<{ t: string }>(`SELECT row_to_json(x)::text AS t FROM ${table} x ORDER BY ${orderBy}`);
+  return r.rows.map((x) => x.t);
+}
