@@ -250,6 +250,14 @@ function bindable(v: StoredValue): unknown {
   return v;
 }
 
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/** Whether SQLite can store this whole number as an INTEGER (a 64-bit signed integer). */
+function fitsInt64(v: bigint | number): boolean {
+  return typeof v === 'bigint' ? v >= INT64_MIN && v <= INT64_MAX : v >= -(2 ** 63) && v < 2 ** 63;
+}
+
 /** A value from a transform, as better-sqlite3 can bind it; throws with the reason it does not fit. */
 function toBindable(c: Column, v: unknown): unknown {
   if (v === null || v === undefined) {
@@ -258,14 +266,17 @@ function toBindable(c: Column, v: unknown): unknown {
   }
   switch (typeof v) {
     case 'string':
+      return v;
     case 'bigint':
+      if (!fitsInt64(v)) throw new Error(`${v} is outside the 64-bit range of SQLite integers`);
       return v;
     case 'boolean':
       return v ? 1n : 0n;
     case 'number':
       // better-sqlite3 binds every number as REAL; a whole number in a column without affinity
-      // is meant as an integer, as it would be in SQL.
-      if (Number.isInteger(v) && !Object.is(v, -0) && affinity(c.type) === 'BLOB') return BigInt(v);
+      // is meant as an integer, as it would be in SQL — if it fits in 64 bits (SQL reads a larger
+      // integer literal as REAL too).
+      if (Number.isInteger(v) && !Object.is(v, -0) && affinity(c.type) === 'BLOB' && fitsInt64(v)) return BigInt(v);
       return v;
     case 'object':
       if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
