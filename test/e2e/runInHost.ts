@@ -1,7 +1,7 @@
 // Runs an extension's in-host test suite the @vscode/test-electron way, inside code-server:
 // the suite is a JS bundle exporting `run(): Promise<void>`, loaded by VS Code's extension host next to
 // the extension under development; its outcome comes back through the smoke-test driver's hooks.
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { format } from 'node:util';
 import { launchBrowser, type Browser } from './browser';
@@ -123,6 +123,9 @@ async function saveArtifacts(
   try {
     mkdirSync(outDir, { recursive: true });
     if (server && existsSync(server.dirs.logPath)) copyFileSync(server.dirs.logPath, join(outDir, 'code-server.log'));
+    // The remote extension host's logs (where the extension under test runs) stay on the server side.
+    const serverLogs = server && join(server.dirs.userDataDir, 'logs');
+    if (serverLogs && existsSync(serverLogs)) cpSync(serverLogs, join(outDir, 'server-logs'), { recursive: true });
     for (const f of logs) {
       const target = join(outDir, 'logs', f.relativePath);
       mkdirSync(dirname(target), { recursive: true });

@@ -1,9 +1,11 @@
 // Proves the VS Code e2e harness on a throwaway extension (fixtures/hello-extension):
 //   1. a passing in-host suite exits 0;
 //   2. a failing in-host suite exits 1;
-//   3. UI smoke: the extension installed from a .vsix, its command run from the palette (F1), and a
+//   3. a suite that never finishes is stopped by the overall timeout, leaving no process behind;
+//   4. UI smoke: the extension installed from a .vsix, its command run from the palette (F1), and a
 //      screenshot saved to .cache/vscode-e2e/artifacts/.
 // Usage: npx tsx test/e2e/selfcheck.ts        (installs the tools first if needed; exits 1 on any failure)
+import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +14,7 @@ import { bundleSuite } from './bundleSuite';
 import { installExtension, makeRunDirs, startCodeServer } from './codeServer';
 import { packageVsix } from './packageVsix';
 import { artifactsDir, cacheDir, ensureSetup } from './paths';
-import { runInHost } from './runInHost';
+import { InHostTimeoutError, runInHost } from './runInHost';
 import { openWorkbench, runFromPalette, waitForNotification } from './workbench';
 
 const fixtureExt = join(__dirname, 'fixtures', 'hello-extension');
@@ -26,6 +28,13 @@ function freshWorkspace(): { path: string; remove: () => void } {
   return { path, remove: () => rmSync(parent, { recursive: true, force: true }) };
 }
 
+/** Where a run that fails on purpose leaves its artifacts: one fixed folder per check, emptied first. */
+function selfcheckArtifacts(name: string): string {
+  const dir = join(artifactsDir, `selfcheck-${name}`);
+  rmSync(dir, { recursive: true, force: true });
+  return dir;
+}
+
 async function expectInHostExit(suite: string, expected: number): Promise<void> {
   const ws = freshWorkspace();
   try {
@@ -34,11 +43,41 @@ async function expectInHostExit(suite: string, expected: number): Promise<void> 
       extensionTestsPath: join(fixtureExt, 'out', 'test', `${suite}.js`),
       workspacePath: ws.path,
       timeoutMs: 120_000,
+      artifactsPath: selfcheckArtifacts(suite),
     });
     if (code !== expected) throw new Error(`${suite}: VS Code exited ${code}, expected ${expected}`);
   } finally {
     ws.remove();
   }
+}
+
+async function expectTimeout(): Promise<void> {
+  const ws = freshWorkspace();
+  const started = Date.now();
+  try {
+    const code = await runInHost({
+      extensionDevelopmentPath: fixtureExt,
+      extensionTestsPath: join(fixtureExt, 'out', 'test', 'hangingSuite.js'),
+      workspacePath: ws.path,
+      timeoutMs: 25_000,
+      onLog: () => undefined,
+      artifactsPath: selfcheckArtifacts('hangingSuite'),
+    });
+    throw new Error(`a hanging suite returned exit code ${code} instead of timing out`);
+  } catch (err) {
+    if (!(err instanceof InHostTimeoutError)) throw err;
+    console.log(`  timed out as expected after ${((Date.now() - started) / 1000).toFixed(1)} s: ${err.message}`);
+  } finally {
+    ws.remove();
+  }
+  const left = leftoverProcesses();
+  if (left.length > 0) throw new Error(`processes left after the timeout:\n${left.join('\n')}`);
+}
+
+/** code-server or chromium processes started from this run's folders that are still alive. */
+function leftoverProcesses(): string[] {
+  const out = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' });
+  return out.split('\n').filter((l) => l.includes(cacheDir) || l.includes('redress-vscode-e2e-chromium-'));
 }
 
 async function uiSmoke(): Promise<void> {
@@ -68,12 +107,14 @@ async function main(): Promise<number> {
   const t0 = Date.now();
   ensureSetup();
   console.log(`setup checked in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  await bundleSuite(join(fixtureExt, 'test', 'suite.js'), join(fixtureExt, 'out', 'test', 'suite.js'));
-  await bundleSuite(join(fixtureExt, 'test', 'failingSuite.js'), join(fixtureExt, 'out', 'test', 'failingSuite.js'));
+  for (const suite of ['suite', 'failingSuite', 'hangingSuite']) {
+    await bundleSuite(join(fixtureExt, 'test', `${suite}.js`), join(fixtureExt, 'out', 'test', `${suite}.js`));
+  }
 
   const checks: Array<[string, () => Promise<void>]> = [
     ['passing in-host suite exits 0', () => expectInHostExit('suite', 0)],
     ['failing in-host suite exits 1', () => expectInHostExit('failingSuite', 1)],
+    ['a hanging in-host suite times out and leaves no process', expectTimeout],
     ['UI smoke: command from the palette, screenshot', uiSmoke],
   ];
   let passed = 0;
