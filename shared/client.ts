@@ -1,7 +1,7 @@
 // A typed client for the daemon's WebSocket protocol, used by the CLI and the VS Code extension.
 import WebSocket from 'ws';
 import { RedressError, type ErrorCode } from './errors';
-import { PROTOCOL_VERSION, SECRET_HEADER, ServerFrame, methods, type Method, type Params, type Result, type RunEvent } from './protocol';
+import { MAX_CLIENT_FRAME_BYTES, PROTOCOL_VERSION, SECRET_HEADER, ServerFrame, methods, type Method, type Params, type Result, type RunEvent } from './protocol';
 
 export interface Endpoint {
   port: number;
@@ -32,7 +32,7 @@ export class DaemonClient {
       const ws = new WebSocket(`ws://127.0.0.1:${ep.port}/`, { headers: { [SECRET_HEADER]: ep.secret }, handshakeTimeout: timeoutMs, maxPayload: 256 * 1024 * 1024 });
       ws.once('open', () => {
         const c = new DaemonClient(ws);
-        c.request('hello', { protocol: PROTOCOL_VERSION, client }).then(
+        c.request('hello', { protocol: PROTOCOL_VERSION, client }, { timeoutMs }).then(
           () => resolve(c),
           (e) => {
             ws.terminate();
@@ -48,12 +48,33 @@ export class DaemonClient {
     });
   }
 
-  request<M extends Method>(method: M, params: Params<M>): Promise<Result<M>> {
+  /**
+   * Sends one request. A request larger than the daemon accepts is refused here, before it is sent
+   * (the daemon would close the connection). With `timeoutMs`, a daemon that does not answer in time
+   * rejects the request with DAEMON_UNAVAILABLE; a late answer is dropped.
+   */
+  request<M extends Method>(method: M, params: Params<M>, opts: { timeoutMs?: number } = {}): Promise<Result<M>> {
     if (this.closedError) return Promise.reject(this.closedError);
     const id = this.nextId++;
+    const frame = JSON.stringify({ id, method, params });
+    const bytes = Buffer.byteLength(frame);
+    if (bytes > MAX_CLIENT_FRAME_BYTES) {
+      return Promise.reject(new RedressError('BAD_FRAME', `The ${method} request is ${bytes} bytes, more than the daemon accepts (${MAX_CLIENT_FRAME_BYTES}); it was not sent.`, { bytes }));
+    }
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, method });
-      this.ws.send(JSON.stringify({ id, method, params }));
+      let timer: NodeJS.Timeout | undefined;
+      const settle = <T>(fn: (v: T) => void) => (v: T) => {
+        if (timer) clearTimeout(timer);
+        fn(v);
+      };
+      this.pending.set(id, { resolve: settle(resolve as (v: unknown) => void), reject: settle(reject), method });
+      if (opts.timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          if (!this.pending.delete(id)) return;
+          reject(new RedressError('DAEMON_UNAVAILABLE', `The daemon did not answer ${method} within ${Math.round(opts.timeoutMs! / 1000)} s. It may be stuck: look at .redress/daemon.log, or restart it.`, { method, timeoutMs: opts.timeoutMs }));
+        }, opts.timeoutMs);
+      }
+      this.ws.send(frame);
     });
   }
 

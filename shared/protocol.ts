@@ -93,6 +93,15 @@ export const Diagnostic = z.object({
 });
 export type Diagnostic = z.infer<typeof Diagnostic>;
 
+export const TableInfo = z.object({
+  table: z.string(),
+  columns: z.array(z.object({ name: z.string(), type: z.string(), notNull: z.boolean() })),
+  /** Column sets with a uniqueness guarantee; the first is the primary key when there is one. */
+  uniqueKeys: z.array(z.array(z.string())),
+  fingerprint: z.string(),
+});
+export type TableInfo = z.infer<typeof TableInfo>;
+
 const CorrectionRef = z.object({
   /** Path of the .correction.ts file, absolute or relative to the workspace. */
   correction: z.string().min(1),
@@ -118,6 +127,11 @@ export const methods = {
       target: z.string(),
       activeRuns: z.array(z.string()),
     }),
+  },
+  schema: {
+    /** One table, or (without `table`) every table of the target. */
+    params: z.object({ table: z.string().min(1).optional() }).default({}),
+    result: z.object({ target: z.string(), kind: z.enum(['sqlite', 'postgres']), tables: z.array(TableInfo) }),
   },
   compile: {
     params: CorrectionRef,
@@ -163,6 +177,8 @@ export const methods = {
       limit: z.number().int().min(1).max(5000).default(500),
       status: RowStatus.optional(),
       column: z.string().optional(),
+      /** Only rows whose key, values or reason contain this text (case-insensitive). */
+      text: z.string().min(1).max(200).optional(),
     }),
     result: z.object({ total: z.number().int(), rows: z.array(RowDiff) }),
   },

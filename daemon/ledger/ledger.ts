@@ -1,5 +1,6 @@
 // The SQLite ledger: numbered migrations, a hash-chained append-only event log, runs and plans.
 import Database from 'better-sqlite3';
+import { sqliteOptions } from '../sqliteBinding';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -81,7 +82,7 @@ export class Ledger {
 
   constructor(readonly path: string) {
     try {
-      this.db = new Database(path);
+      this.db = new Database(path, sqliteOptions());
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');
       this.db.pragma('busy_timeout = 5000');

@@ -32,6 +32,16 @@ export function makeHandlers(d: { engine: Engine; ledger: Ledger; workspace: str
       target: engine.target.description,
       activeRuns: engine.activeRunIds(),
     }),
+    schema: async (p) => {
+      const target = engine.target;
+      let names: string[];
+      if (p.table) names = [p.table];
+      else if (target.listTables) names = await target.listTables();
+      else throw new RedressError('TARGET', `The ${target.kind} target cannot list its tables; ask for one table by name.`);
+      const tables = [];
+      for (const n of names) tables.push(await target.tableSchema(n));
+      return { target: target.description, kind: target.kind, tables };
+    },
     compile: async (p) => {
       const file = resolve(d.workspace, p.correction);
       const c = await compileCorrection(file);
@@ -93,6 +103,12 @@ function ledgerDiffs(ledger: Ledger, dryRunId: string, keyCols: string[] | null,
   if (p.column) {
     where.push('after IS NOT NULL AND json_type(after, ?) IS NOT NULL');
     args.push(`$."${p.column.replace(/"/g, '')}"`);
+  }
+  if (p.text) {
+    // LIKE is case-insensitive for ASCII in SQLite; % and _ in the text are matched literally.
+    where.push(`(key LIKE ? ESCAPE '\\' OR before LIKE ? ESCAPE '\\' OR after LIKE ? ESCAPE '\\' OR reason LIKE ? ESCAPE '\\')`);
+    const like = `%${p.text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    args.push(like, like, like, like);
   }
   const w = where.join(' AND ');
   const total = (ledger.db.prepare(`SELECT count(*) AS n FROM plan_rows WHERE ${w}`).get(...args) as { n: number }).n;

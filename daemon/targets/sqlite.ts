@@ -1,5 +1,6 @@
 // An SQLite file as the target ("production" for the embedded default, and local snapshots).
 import Database from 'better-sqlite3';
+import { sqliteOptions } from '../sqliteBinding';
 import { RedressError } from '../../shared/errors';
 import { canonical, canonicalJson, sha256, type StoredValue } from '../../shared/values';
 import { schemaDrift } from './schemaDrift';
@@ -24,13 +25,13 @@ export class SqliteTarget implements Target {
   readonly description: string;
   private readonly db: Database.Database;
   /** In-memory scratch database: SQLite itself tells what a value becomes in a column. */
-  private readonly scratch = new Database(':memory:');
+  private readonly scratch = new Database(':memory:', sqliteOptions());
   private readonly stmtCache = new Map<string, Database.Statement>();
 
   constructor(readonly path: string, opts: { readonly?: boolean } = {}) {
     this.description = `sqlite:${path}`;
     try {
-      this.db = new Database(path, { fileMustExist: true, readonly: opts.readonly ?? false, timeout: 5000 });
+      this.db = new Database(path, { ...sqliteOptions(), fileMustExist: true, readonly: opts.readonly ?? false, timeout: 5000 });
     } catch (e) {
       throw new RedressError('TARGET', `Cannot open the SQLite target ${path}: ${(e as Error).message}. Check the path in redress.config.json.`);
     }
@@ -46,6 +47,10 @@ export class SqliteTarget implements Target {
       this.stmtCache.set(sql, s);
     }
     return s;
+  }
+
+  async listTables(): Promise<string[]> {
+    return (this.db.prepare(`SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name`).all() as { name: string }[]).map((r) => r.name);
   }
 
   async tableSchema(table: string): Promise<TableSchema> {

@@ -45,6 +45,8 @@ export interface Target {
   /** For people and the ledger; never includes a password. */
   readonly description: string;
   tableSchema(table: string): Promise<TableSchema>;
+  /** The tables a correction can name (for the editor's table picker and typed rows). */
+  listTables?(): Promise<string[]>;
   countRows(scan: Scan): Promise<number>;
   /** Rows with key strictly after `after` (null: from the start), in key order. */
   readRange(scan: Scan, schema: TableSchema, after: KeyTuple | null, limit: number): Promise<StoredRow[]>;
