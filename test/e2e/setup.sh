@@ -27,6 +27,25 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 mkdir -p "$CACHE"
 
+# One setup at a time per cache folder: two test runs starting together would otherwise run two npm
+# installs into the same folder and break both. The second waits, then finds everything installed.
+exec 9>"$CACHE/.setup.lock"
+if ! flock -n 9; then
+  say "another setup is running on $CACHE; waiting for it"
+  flock 9
+fi
+
+# Run from an npm script or npx, we inherit the outer npm's settings as npm_config_* variables, which
+# the npm below reads as its own config: npm_config_user_agent says "node/v20", and code-server's
+# postinstall refuses that ("requires node v24"); npm_config_local_prefix points at the repo. Keep only
+# where packages come from (cache, registry, certificates, npmrc files); drop the rest.
+for name in $(compgen -e); do
+  case $name in
+    npm_config_cache | npm_config_registry | npm_config_cafile | npm_config_userconfig | npm_config_globalconfig) ;;
+    npm_* | NODE | INIT_CWD) unset "$name" ;;
+  esac
+done
+
 # 1. Debian packages.
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
