@@ -1,5 +1,6 @@
 // The daemon process: one per workspace state folder. Bundled to dist/daemon.js.
 //   node dist/daemon.js --workspace DIR [--owner-pid PID] [--idle-ms MS]
+// Environment: REDRESS_ALLOWED_ORIGINS (comma-separated browser origins), REDRESS_IDLE_MS, REDRESS_HEARTBEAT_MS.
 // Prints one line `REDRESS_READY {"port":…,"pid":…}` on stdout when it accepts connections, then
 // nothing more on stdout (logs go to .redress/daemon.log).
 import { randomBytes } from 'node:crypto';
@@ -66,6 +67,8 @@ async function main(): Promise<void> {
   const workspace = resolve(arg('--workspace') ?? process.cwd());
   const ownerPid = arg('--owner-pid') ? Number(arg('--owner-pid')) : null;
   const idleMs = Number(arg('--idle-ms') ?? process.env.REDRESS_IDLE_MS ?? 10 * 60_000);
+  // Tests shorten the ping interval to see a dead peer terminated; unset or invalid means the default.
+  const heartbeatMs = Number(process.env.REDRESS_HEARTBEAT_MS);
   const dir = stateDir(workspace);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const logFile = join(dir, 'daemon.log');
@@ -109,6 +112,7 @@ async function main(): Promise<void> {
   const server: DaemonServer = new DaemonServer({
     secret,
     allowedOrigins: (process.env.REDRESS_ALLOWED_ORIGINS ?? '').split(',').filter(Boolean),
+    heartbeatMs: heartbeatMs > 0 ? heartbeatMs : undefined,
     handlers: makeHandlers({ engine, ledger, workspace, startedAt, clients: (): number => server.clientCount(), shutdown: () => void shutdown('asked by a client') }),
     eventsFor: (runId, after, limit) => ledger.eventsForRun(runId, after, limit),
     onLedgerEvent: (fn) => ledger.onEvent(fn),

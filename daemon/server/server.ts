@@ -12,13 +12,16 @@ import type { Handlers } from './handlers';
 
 /** Stop reading events for a client while this much is still queued for it. */
 const HIGH_WATER_BYTES = 256 * 1024;
-const HEARTBEAT_MS = 15_000;
+/** How often peers are pinged; one that has not answered the previous ping is terminated. */
+export const DEFAULT_HEARTBEAT_MS = 15_000;
 
 export interface ServerOptions {
   secret: string;
   /** Origins allowed to connect (browsers send one; Node clients send none). */
   allowedOrigins: string[];
   handlers: Handlers;
+  /** Ping interval; a peer that misses one ping is terminated at the next. Default DEFAULT_HEARTBEAT_MS. */
+  heartbeatMs?: number;
   eventsFor: (runId: string, afterSeq: number, limit: number) => LedgerEvent[];
   onLedgerEvent: (fn: (e: LedgerEvent) => void) => () => void;
   log: (msg: string) => void;
@@ -53,7 +56,7 @@ export class DaemonServer {
       this.http.listen(0, '127.0.0.1', () => {
         const addr = this.http.address();
         if (!addr || typeof addr === 'string') return reject(new Error('no port'));
-        this.heartbeat = setInterval(() => this.beat(), HEARTBEAT_MS);
+        this.heartbeat = setInterval(() => this.beat(), this.o.heartbeatMs ?? DEFAULT_HEARTBEAT_MS);
         this.heartbeat.unref();
         this.unlisten = this.o.onLedgerEvent((e) => this.ledgerEvent(e));
         resolve(addr.port);
