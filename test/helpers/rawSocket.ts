@@ -6,6 +6,9 @@ import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
 import { SECRET_HEADER, ServerFrame } from '../../shared/protocol';
 
+/** A reply to a request: a result or an error (events are the other kind of frame). */
+export type Reply = Exclude<ServerFrame, { type: 'event' }>;
+
 export interface RawConnection {
   ws: WebSocket;
   /** Every frame received so far, in arrival order. */
@@ -16,7 +19,7 @@ export interface RawConnection {
   /** The first frame, received already or later, after index `from` that matches. Rejects if the connection closes first. */
   waitFor(match: (f: ServerFrame) => boolean, from?: number): Promise<ServerFrame>;
   /** Sends {id, method, params} and resolves with the reply (result or error) carrying that id. */
-  request(method: string, params?: unknown): Promise<ServerFrame>;
+  request(method: string, params?: unknown): Promise<Reply>;
   /** Resolves when the connection closes, with the close code the client saw. */
   closed: Promise<{ code: number; reason: string }>;
 }
@@ -54,7 +57,7 @@ export function openRaw(port: number, o: RawOptions = {}): Promise<RawConnection
       const id = nextId++;
       const from = frames.length;
       conn.send({ id, method, ...(params === undefined ? {} : { params }) });
-      return conn.waitFor((f) => f.type !== 'event' && f.id === id, from);
+      return conn.waitFor((f) => f.type !== 'event' && f.id === id, from) as Promise<Reply>;
     },
     closed: new Promise((resolve) =>
       ws.once('close', (code, reason) => {
