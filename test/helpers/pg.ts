@@ -6,6 +6,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { Engine } from '../../daemon/engine/engine';
+import { Ledger, type RunRow } from '../../daemon/ledger/ledger';
 import { PostgresTarget, type PostgresOptions } from '../../daemon/targets/postgres';
 
 export const PG_URL = process.env.REDRESS_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -76,4 +78,45 @@ export function pgWorkspace(s: PgSchema, prefix = 'redress-pg-'): { dir: string;
 export async function tableText(s: PgSchema, table: string, orderBy: string): Promise<string[]> {
   const r = await s.client.query<{ t: string }>(`SELECT row_to_json(x)::text AS t FROM ${table} x ORDER BY ${orderBy}`);
   return r.rows.map((x) => x.t);
+}
+
+/** The engine in this process against a PostgreSQL target (no daemon): for property tests and fault hooks. */
+export interface PgEngine {
+  dir: string;
+  engine: Engine;
+  ledger: Ledger;
+  target: PostgresTarget;
+  correction(name: string, source: string): string;
+  /** Runs to its end and returns the run; `start` returns a run id. */
+  run(start: Promise<string> | string): Promise<RunRow>;
+  close(): Promise<void>;
+}
+
+export async function pgEngine(s: PgSchema, o?: PostgresOptions): Promise<PgEngine> {
+  const dir = mkdtempSync(join(tmpdir(), 'redress-pg-engine-'));
+  mkdirSync(join(dir, 'corrections'));
+  const target = await s.target(o);
+  const ledger = new Ledger(join(dir, 'ledger.sqlite'));
+  const engine = new Engine(ledger, target, dir);
+  return {
+    dir,
+    engine,
+    ledger,
+    target,
+    correction(name, source) {
+      const p = join(dir, 'corrections', `${name}.correction.ts`);
+      writeFileSync(p, source);
+      return p;
+    },
+    async run(start) {
+      const id = await start;
+      await engine.settled(id);
+      return ledger.requireRun(id);
+    },
+    async close() {
+      await engine.stopAll();
+      ledger.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
