@@ -1,5 +1,5 @@
 // One error class with a stable code, a message a person can act on, and data.
-// Every code is listed in docs/errors.md; test/shared/errors.test.ts keeps the two in step.
+// Every code is listed in docs/errors.md; test/shared/protocol-doc.test.ts keeps the two in step.
 
 export const ERROR_CODES = {
   BAD_FRAME: 'a WebSocket frame was not valid JSON or did not match the protocol',
