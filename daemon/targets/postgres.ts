@@ -67,6 +67,8 @@ export class PostgresTarget implements Target {
   private readonly opts: Required<PostgresOptions>;
   /** Called with each retry (tests and the daemon log). */
   onRetry: (what: string, attempt: number, e: Error) => void = () => {};
+  /** Test seam: runs inside a batch's transaction just before COMMIT, with the session's backend pid. */
+  beforeCommit: ((backendPid: number) => Promise<void>) | null = null;
 
   private constructor(connectionString: string, opts: PostgresOptions) {
     this.opts = { statementTimeoutMs: 60_000, lockTimeoutMs: 5_000, retries: 6, backoffMs: 100, maxConnections: 4, ...opts };
@@ -211,7 +213,30 @@ export class PostgresTarget implements Target {
     return { sql: scan.key.length > 1 ? `(${sql})` : sql, params };
   }
 
+  /**
+   * A read that fails because a column or the table is gone, or a type changed, reports the schema drift
+   * (what changed) instead of the bare SQL error.
+   */
+  private async driftAware<T>(schema: TableSchema, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      const code = (e as { code?: string }).code ?? '';
+      if (['42703', '42P01', '42804', '42883', '0A000'].includes(code)) {
+        const now = await this.tableSchema(schema.table).catch((e2: unknown) => {
+          throw e2 instanceof RedressError && e2.code === 'NO_TABLE' ? new RedressError('SCHEMA_DRIFT', `Table "${schema.table}" was dropped or renamed while the run was going. The run halted; nothing more was written.`) : e;
+        });
+        if (now.fingerprint !== schema.fingerprint) throw schemaDrift(schema, now);
+      }
+      throw e;
+    }
+  }
+
   async readRange(scan: Scan, schema: TableSchema, after: KeyTuple | null, limit: number): Promise<StoredRow[]> {
+    return this.driftAware(schema, () => this.readRangeRaw(scan, schema, after, limit));
+  }
+
+  private async readRangeRaw(scan: Scan, schema: TableSchema, after: KeyTuple | null, limit: number): Promise<StoredRow[]> {
     const meta = await this.meta(scan.table);
     const keyList = scan.key.map(q).join(', ');
     const tuple = scan.key.length > 1 ? `(${keyList})` : keyList;
@@ -222,6 +247,10 @@ export class PostgresTarget implements Target {
   }
 
   async readKeys(scan: Scan, schema: TableSchema, keys: KeyTuple[]): Promise<(StoredRow | undefined)[]> {
+    return this.driftAware(schema, () => this.readKeysRaw(scan, schema, keys));
+  }
+
+  private async readKeysRaw(scan: Scan, schema: TableSchema, keys: KeyTuple[]): Promise<(StoredRow | undefined)[]> {
     if (keys.length === 0) return [];
     const meta = await this.meta(scan.table);
     const { sql, param } = this.keyJoin(scan, meta, keys);
@@ -246,6 +275,10 @@ export class PostgresTarget implements Target {
   }
 
   async sample(scan: Scan, schema: TableSchema, n: number, seed: number): Promise<StoredRow[]> {
+    return this.driftAware(schema, () => this.sampleRaw(scan, schema, n, seed));
+  }
+
+  private async sampleRaw(scan: Scan, schema: TableSchema, n: number, seed: number): Promise<StoredRow[]> {
     const meta = await this.meta(scan.table);
     const keyList = scan.key.map(q).join(', ');
     const rowKey = scan.key.length > 1 ? `ROW(${keyList})::text` : `${q(scan.key[0]!)}::text`;
@@ -328,6 +361,9 @@ export class PostgresTarget implements Target {
     const meta = await this.meta(scan.table);
     return this.withRetry('writing a batch', async () => {
       const client = await this.pool.connect();
+      // A checked-out client whose server goes away emits 'error'; the failing query reports it.
+      const ignore = () => {};
+      client.on('error', ignore);
       let broken: Error | undefined;
       try {
         return await this.casTransaction(client, scan, schema, meta, writes, hashRow);
@@ -336,6 +372,7 @@ export class PostgresTarget implements Target {
         await client.query('ROLLBACK').catch(() => {});
         throw e;
       } finally {
+        client.off('error', ignore);
         client.release(broken && retryable(broken) ? broken : undefined);
       }
     });
@@ -383,6 +420,7 @@ export class PostgresTarget implements Target {
       );
       if (upd.rowCount !== changed.length) throw new RedressError('INTERNAL', `the batch update touched ${upd.rowCount} rows, expected ${changed.length}; rolled back`);
     }
+    if (this.beforeCommit) await this.beforeCommit((client as unknown as { processID: number }).processID);
     await client.query('COMMIT');
     return outcomes;
   }
