@@ -1,0 +1,165 @@
+// In-editor tests: they run inside VS Code's extension host, next to the Redress extension under
+// development, on a copy of examples/movies (real data: 3,201 films). The daemon is real.
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as vscode from 'vscode';
+import type { RedressApi } from '../../../extension/api';
+import type { Result, RunSummary } from '../../../shared/protocol';
+import type { DiffPanel, Rendered } from '../../../extension/webview/panel';
+
+type PreviewResult = Result<'preview'> & { startedAt: number; panel: DiffPanel; rendered: Promise<Rendered> };
+
+const EXTENSION_ID = 'redress.redress';
+
+function folder(): string {
+  const f = vscode.workspace.workspaceFolders?.[0];
+  assert.ok(f, 'no workspace folder');
+  return f.uri.fsPath;
+}
+
+const correction = (name: string) => vscode.Uri.file(join(folder(), 'corrections', `${name}.correction.ts`));
+
+/** Resolves when `check` holds after a change of the Problems panel (or at once). */
+function diagnosticsFor(uri: vscode.Uri, check: (d: readonly vscode.Diagnostic[]) => boolean, timeoutMs = 30_000): Promise<readonly vscode.Diagnostic[]> {
+  return new Promise((resolve, reject) => {
+    const now = vscode.languages.getDiagnostics(uri);
+    if (check(now)) return resolve(now);
+    const timer = setTimeout(() => (sub.dispose(), reject(new Error(`diagnostics for ${uri.fsPath} never matched; last: ${JSON.stringify(vscode.languages.getDiagnostics(uri).map((d) => d.message))}`))), timeoutMs);
+    const sub = vscode.languages.onDidChangeDiagnostics((e) => {
+      if (!e.uris.some((u) => u.toString() === uri.toString())) return;
+      const d = vscode.languages.getDiagnostics(uri);
+      if (check(d)) {
+        clearTimeout(timer);
+        sub.dispose();
+        resolve(d);
+      }
+    });
+  });
+}
+
+export function redressTests(): void {
+  let api: RedressApi;
+
+  describe('Redress in a real VS Code, on the movies example', () => {
+    before(async () => {
+      const ext = vscode.extensions.getExtension<RedressApi>(EXTENSION_ID);
+      assert.ok(ext, `${EXTENSION_ID} is not loaded`);
+      api = await ext.activate();
+      assert.ok(api, 'activate() returned no API');
+    });
+
+    it('activates on the workspace (redress.config.json and corrections/)', () => {
+      assert.equal(vscode.extensions.getExtension(EXTENSION_ID)!.isActive, true);
+      assert.equal(api.ctx.workspace, folder());
+    });
+
+    it('Preview through the command: the counts the daemon reports arrive in the extension and the diff viewer', async () => {
+      const t0 = performance.now();
+      const r = (await vscode.commands.executeCommand('redress.preview', correction('fix-release-century'), { sampleSize: 5000 })) as PreviewResult | undefined;
+      assert.ok(r, `preview returned nothing: ${JSON.stringify(api.lastError)}`);
+      assert.equal(r.correctionId, 'fix-release-century');
+      assert.equal(r.summary.scanned, 3201);
+      assert.equal(r.summary.changed, 22);
+      assert.equal(r.summary.quarantined, 0);
+      assert.deepEqual(r.summary.changesPerColumn, { release_date: 22 });
+      const duel = r.diffs.find((d) => d.changes.release_date?.before === 'Dec 31 2046');
+      assert.ok(duel, 'the Duel in the Sun row (Dec 31 2046) is not among the diffs');
+      assert.equal(duel.changes.release_date!.after, 'Dec 31 1946');
+      assert.equal(api.ctx.state.kind, 'connected');
+      // The webview drew the first page: same numbers as the daemon gave.
+      const drawn = await r.rendered;
+      assert.equal(r.panel.view.summary.changed, 22);
+      assert.equal(drawn.total, r.diffs.length);
+      assert.ok(drawn.rows > 0);
+      console.log(`    preview (sample 5000): daemon ${Math.round(r.durationMs)} ms, command to first page drawn ${Math.round(drawn.at - t0)} ms`);
+    });
+
+    it('Preview round trip with the default sample, warm: command to first diff drawn', async () => {
+      const times: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const r = (await vscode.commands.executeCommand('redress.preview', correction('release-date-iso'))) as PreviewResult | undefined;
+        assert.ok(r, JSON.stringify(api.lastError));
+        const drawn = await r.rendered;
+        times.push(drawn.at - r.startedAt);
+        assert.equal(r.sampleSize, 200);
+        console.log(`    preview round trip ${i + 1}: daemon ${Math.round(r.durationMs)} ms, first diff drawn after ${Math.round(drawn.at - r.startedAt)} ms`);
+      }
+      assert.ok(times.every((t) => Number.isFinite(t) && t > 0));
+    });
+
+    it('Dry-run through the command follows the run to its end; the plan pages from the daemon', async () => {
+      const run = (await vscode.commands.executeCommand('redress.dryRun', correction('fix-release-century'), { batchSize: 500 })) as RunSummary | undefined;
+      assert.ok(run, JSON.stringify(api.lastError));
+      assert.equal(run.status, 'completed');
+      assert.equal(run.counts.scanned, 3201);
+      assert.equal(run.counts.changed, 22);
+      assert.ok(run.planId);
+      const panel = (await vscode.commands.executeCommand('redress.openRun', run.id)) as DiffPanel;
+      const drawn = await panel.nextRender();
+      assert.equal(panel.view.diffCount, 3201); // changed + skipped rows are in the plan's rows
+      assert.equal(drawn.total, 3201);
+      assert.ok(panel.view.contentHash && /^[0-9a-f]{16,}/.test(panel.view.contentHash), `content hash ${panel.view.contentHash}`);
+      const runs = await api.runsView.refresh();
+      assert.ok(runs.some((r) => r.id === run.id));
+    });
+
+    it('exports the review report as Markdown and as self-contained HTML', async () => {
+      const md = join(folder(), 'review.md');
+      const html = join(folder(), 'review.html');
+      assert.equal(await vscode.commands.executeCommand('redress.exportReport', 'markdown', md), md);
+      assert.equal(await vscode.commands.executeCommand('redress.exportReport', 'html', html), html);
+      const m = readFileSync(md, 'utf8');
+      assert.match(m, /# Redress review: dry-run \S+ of fix-release-century/);
+      assert.match(m, /\| 3,201 \| 22 \| 0 \| 3,179 \| 0 \|/);
+      assert.match(m, /release_date: "Dec 31 2046" → "Dec 31 1946"/);
+      const h = readFileSync(html, 'utf8');
+      assert.ok(!/<script|src=|href=/i.test(h), 'the HTML report loads nothing and runs nothing');
+      assert.match(h, /<del>&quot;Dec 31 2046&quot;<\/del> → <ins>&quot;Dec 31 1946&quot;<\/ins>/);
+    });
+
+    it('shows compile errors on save as squiggles, and clears them once fixed', async () => {
+      const uri = correction('broken');
+      writeFileSync(uri.fsPath, `import { defineCorrection } from 'redress';\nexport default defineCorrection({\n  id: 'broken',,\n});\n`);
+      const doc = await vscode.workspace.openTextDocument(uri);
+      await vscode.window.showTextDocument(doc);
+      await doc.save();
+      await vscode.commands.executeCommand('redress.checkCorrection', uri);
+      const ds = await diagnosticsFor(uri, (d) => d.some((x) => x.source === 'redress'));
+      const d = ds.find((x) => x.source === 'redress')!;
+      assert.equal(d.severity, vscode.DiagnosticSeverity.Error);
+      assert.equal(d.range.start.line, 2);
+      // Fixed and saved: the compile-on-save clears the squiggle.
+      const edit = new vscode.WorkspaceEdit();
+      edit.replace(uri, new vscode.Range(2, 0, 2, doc.lineAt(2).text.length), `  id: 'broken', description: 'x', target: { table: 'movies', key: 'id' }, expects: {}, transform: () => ({}),`);
+      assert.ok(await vscode.workspace.applyEdit(edit));
+      await doc.save();
+      await diagnosticsFor(uri, (ds2) => !ds2.some((x) => x.source === 'redress'));
+    });
+
+    it('maps a manifest error (zod path) to its place in the source', async () => {
+      const uri = correction('bad-manifest');
+      writeFileSync(
+        uri.fsPath,
+        `import { defineCorrection } from 'redress';\nexport default defineCorrection({\n  id: 'Bad_Id',\n  description: 'x',\n  target: { table: 'movies', key: 'id' },\n  expects: {},\n  transform: () => ({}),\n});\n`,
+      );
+      await vscode.commands.executeCommand('redress.checkCorrection', uri);
+      const ds = await diagnosticsFor(uri, (d) => d.some((x) => x.source === 'redress'));
+      const d = ds.find((x) => x.source === 'redress')!;
+      assert.match(d.message, /^id: must be kebab-case/);
+      assert.equal(d.range.start.line, 2);
+    });
+
+    it('New Correction scaffolds a typed correction and row types from the schema', async () => {
+      const file = (await vscode.commands.executeCommand('redress.newCorrection', { table: 'movies', id: 'scaffolded-fix' })) as string | undefined;
+      assert.ok(file, JSON.stringify(api.lastError));
+      assert.ok(existsSync(file));
+      const types = join(folder(), 'corrections', 'types', 'movies.ts');
+      assert.match(readFileSync(types, 'utf8'), /export interface MoviesRow \{[\s\S]*release_date: string \| null;/);
+      assert.ok(existsSync(join(folder(), 'corrections', 'types', 'redress.d.ts')));
+      assert.match(readFileSync(file, 'utf8'), /defineCorrection<MoviesRow>/);
+      const check = (await vscode.commands.executeCommand('redress.checkCorrection', vscode.Uri.file(file))) as { ok: boolean } | undefined;
+      assert.equal(check?.ok, true, 'the scaffold compiles and its manifest is valid');
+    });
+  });
+}
