@@ -147,12 +147,16 @@ export async function runRollback(ledger: Ledger, target: Target, run: RunRow, c
   const pc = planContext(ledger.requirePlan(parent.planId!));
   const now = await target.tableSchema(pc.scan.table);
   if (now.fingerprint !== pc.schema.fingerprint) throw schemaDrift(pc.schema, now);
-  const applied = appliedRows(ledger, parent);
+  const applied = appliedRows(ledger, parent, { withUncheckpointedBatch: true });
   return casLoop(ledger, target, run, ctl, pc, 'rollback', applied, (run.options as { batchSize: number }).batchSize);
 }
 
-/** Plan rows an apply run wrote (or found already written): its committed range minus exceptions. */
-export function appliedRows(ledger: Ledger, applyRun: RunRow): (afterSeq: number, limit: number) => Page {
+/**
+ * Plan rows an apply run wrote (or found already written): its checkpointed range minus exceptions.
+ * `withUncheckpointedBatch` adds the batch after the checkpoint when the run was cut off after it
+ * (kill -9 between the target commit and the ledger checkpoint): that batch may be on the target.
+ */
+export function appliedRows(ledger: Ledger, applyRun: RunRow, o: { withUncheckpointedBatch?: boolean } = {}): (afterSeq: number, limit: number) => Page {
   const pc = planContext(ledger.requirePlan(applyRun.planId!));
   const skip = ledger.outcomes(applyRun.id);
   const canary = (applyRun.options as { canaryPercent?: number }).canaryPercent ?? 100;
@@ -160,7 +164,30 @@ export function appliedRows(ledger: Ledger, applyRun: RunRow): (afterSeq: number
     const o = skip.get(r.seq);
     return o !== 'drifted' && o !== 'missing' && inCanary(r.key, canary);
   };
-  return filteredPages(ledger, pc.plan.dryRunId, keep, (applyRun.cursor as number | null) ?? -1);
+  let upTo = (applyRun.cursor as number | null) ?? -1;
+  if (o.withUncheckpointedBatch && cutOffAfterCheckpoint(ledger, applyRun.id)) {
+    const batchSize = (applyRun.options as { batchSize: number }).batchSize;
+    upTo = nextBatchEnd(filteredPages(ledger, pc.plan.dryRunId, (r) => inCanary(r.key, canary)), upTo, batchSize);
+  }
+  return filteredPages(ledger, pc.plan.dryRunId, keep, upTo);
+}
+
+/** Whether a run stopped after its last checkpoint other than at a batch boundary: killed, or failed. */
+function cutOffAfterCheckpoint(ledger: Ledger, runId: string): boolean {
+  const last = ledger.db
+    .prepare(`SELECT kind FROM events WHERE run_id = ? AND kind IN ('progress', 'resumed', 'interrupted', 'failed') ORDER BY seq DESC LIMIT 1`)
+    .get(runId) as { kind: string } | undefined;
+  return last?.kind === 'interrupted' || last?.kind === 'failed';
+}
+
+/** The last seq of the batch the apply loop writes after `cursor` (it pages the same way); `cursor` if none. */
+function nextBatchEnd(pages: (afterSeq: number, limit: number) => Page, cursor: number, batchSize: number): number {
+  for (let after = cursor; ; ) {
+    const { rows, scannedTo } = pages(after, batchSize);
+    if (scannedTo === null) return cursor;
+    if (rows.length > 0) return scannedTo;
+    after = scannedTo;
+  }
 }
 
 /** Re-reads the rows a run wrote and compares them with the state it meant to leave. */
@@ -169,7 +196,7 @@ export async function runVerify(ledger: Ledger, target: Target, run: RunRow, ctl
   const applyRun = subject.kind === 'rollback' ? ledger.requireRun(subject.parentRunId!) : subject;
   const pc = planContext(ledger.requirePlan(applyRun.planId!));
   const hashRow = rowHasher(target, pc.schema);
-  const rowsOf = appliedRows(ledger, applyRun);
+  const rowsOf = appliedRows(ledger, applyRun, { withUncheckpointedBatch: subject.kind === 'rollback' });
   const rolledBackSkip = subject.kind === 'rollback' ? ledger.outcomes(subject.id) : new Map<number, string>();
   const rollbackUpTo = subject.kind === 'rollback' ? ((subject.cursor as number | null) ?? -1) : Infinity;
   const counts = run.counts;
