@@ -1,8 +1,10 @@
 // Random tables for the property tests (test/properties/): a table's shape, its rows and a per-row patch;
 // creation in a real SQLite file with an audit trigger that counts committed writes per row; exact reads
 // (every value with its SQLite storage class); corrections whose transform applies the patch.
+import assert from 'node:assert/strict';
 import type Database from 'better-sqlite3';
 import fc from 'fast-check';
+import { fromWire, type WireValue } from '../../shared/values';
 
 /** A value as better-sqlite3 binds it (integers as bigint so that untyped columns get integers). */
 export type SqlValue = null | bigint | number | string | Uint8Array;
@@ -337,4 +339,33 @@ export async function assertProperty<Ts>(prop: fc.IAsyncPropertyWithHooks<Ts> | 
       `${err?.stack ?? String(err)}\nCounterexample (cut to 4000 characters): ${example}`,
   );
   throw e;
+}
+
+/** A wire value (ledger, protocol) as readExact shows a stored value: [storage class, value]. */
+export function exactFromWire(w: WireValue): [string, unknown] {
+  const v = fromWire(w);
+  if (v === null) return ['null', null];
+  if (typeof v === 'bigint') return ['integer', v];
+  if (typeof v === 'number') return ['real', v];
+  if (typeof v === 'string') return ['text', v];
+  if (v instanceof Uint8Array) return ['blob', Buffer.from(v.buffer, v.byteOffset, v.byteLength)];
+  throw new TypeError(`no SQLite storage class for ${String(v)}`);
+}
+
+/**
+ * The table a plan's changes leave: `original` with each planned row's after-values. Also checks that
+ * every before-value in the plan is exactly what the table held (the before-images rollback restores).
+ */
+export function plannedAfterState(spec: TableSpec, original: ExactRow[], diffs: { key: Record<string, WireValue>; changes: Record<string, { before: WireValue; after: WireValue }> }[]): ExactRow[] {
+  const byKey = new Map(diffs.map((r) => [keyStringFromWire(spec, r.key), r.changes]));
+  return original.map((row) => {
+    const ch = byKey.get(row.key);
+    if (!ch) return row;
+    const cells = { ...row.cells };
+    for (const [col, { before, after }] of Object.entries(ch)) {
+      assert.deepStrictEqual(exactFromWire(before), row.cells[col], `the plan's before-image of ${col} in row ${JSON.stringify(row.key)} is what the table held`);
+      cells[col] = exactFromWire(after);
+    }
+    return { key: row.key, cells };
+  });
 }
