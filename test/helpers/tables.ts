@@ -140,7 +140,7 @@ function keyColumns(kind: KeyKind): ColumnSpec[] {
   }
 }
 
-function keyTupleArb(kind: KeyKind): fc.Arbitrary<SqlValue[]> {
+export function keyTupleArb(kind: KeyKind): fc.Arbitrary<SqlValue[]> {
   switch (kind) {
     case 'int':
     case 'unique-index':
