@@ -3,11 +3,12 @@
 //  - reading a value and handing the transform's view of it back to the server stores the same value;
 //  - an identity transform plans zero changes (so zero writes);
 //  - a transform that returns the whole row with only `tag` changed leaves `v` byte-identical;
+//  - a transform that copies another column of the same type into `v` writes exactly that value;
 //  - apply, then rollback, restores the table exactly (compared as the server's own text).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
-import { canonical, JsonText } from '../../shared/values';
+import { canonical, canonicalJson, JsonText } from '../../shared/values';
 import { pgEngine, pgSchema, type PgEngine, type PgSchema } from '../helpers/pg';
 
 let s: PgSchema;
@@ -137,7 +138,7 @@ describe('every PostgreSQL type round-trips exactly', () => {
   for (const tc of CASES) {
     test(`${tc.name}: read, identity transform, one-column change, apply and rollback`, async () => {
       const table = `f_${slug(tc.name)}`;
-      await s.sql(`CREATE TABLE ${table} (id int8 PRIMARY KEY, v ${tc.sql}, tag text)`);
+      await s.sql(`CREATE TABLE ${table} (id int8 PRIMARY KEY, v ${tc.sql}, w ${tc.sql}, tag text)`);
       const identity = e.correction(
         `${table}-identity`,
         `import { defineCorrection } from 'redress';
@@ -150,12 +151,20 @@ export default defineCorrection({ id: '${table.replace(/_/g, '-')}-identity', de
 export default defineCorrection({ id: '${table.replace(/_/g, '-')}-tag', description: 'tag every row', target: { table: '${table}', key: 'id' }, expects: {},
   transform: (row) => ({ ...row, tag: 'changed' }), options: { batchSize: 13 } });`,
       );
-      const exact = async () => (await s.sql(`SELECT id::text, v::text AS v, tag, row_to_json(x)::text AS j FROM ${table} x ORDER BY id`)).rows as { id: string; v: string | null; tag: string | null; j: string }[];
+      const copy = e.correction(
+        `${table}-copy`,
+        `import { defineCorrection } from 'redress';
+export default defineCorrection({ id: '${table.replace(/_/g, '-')}-copy', description: 'copy w into v', target: { table: '${table}', key: 'id' }, expects: {},
+  transform: (row) => ({ v: row.w }), options: { batchSize: 13 } });`,
+      );
+      const exact = async () => (await s.sql(`SELECT id::text, v::text AS v, w::text AS w, tag, row_to_json(x)::text AS j FROM ${table} x ORDER BY id`)).rows as { id: string; v: string | null; w: string | null; tag: string | null; j: string }[];
 
       await fc.assert(
-        fc.asyncProperty(fc.array(tc.values, { minLength: 1, maxLength: 30 }), async (values) => {
+        fc.asyncProperty(fc.array(tc.values, { minLength: 1, maxLength: 30 }), fc.array(tc.values.filter((w) => w !== 'null'), { minLength: 30, maxLength: 30 }), async (values, others) => {
           await s.sql(`TRUNCATE ${table}`);
-          await s.sql(`INSERT INTO ${table} (id, v) SELECT u.i, u.v::${tc.sql} FROM unnest($1::text[]) WITH ORDINALITY AS u(v, i)`, [values]);
+          // w: another value of the type for each row (never the JSON document null, see below), or v itself.
+          const ws = values.map((v, i) => (i % 4 === 3 ? v : others[i]!));
+          await s.sql(`INSERT INTO ${table} (id, v, w) SELECT u.i, u.v::${tc.sql}, u.w::${tc.sql} FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(v, w, i)`, [values, ws]);
           const original = await exact();
 
           // Stored -> the transform's view -> what the server stores: the same value.
@@ -200,8 +209,30 @@ export default defineCorrection({ id: '${table.replace(/_/g, '-')}-tag', descrip
           assert.equal(rolled.status, 'completed', rolled.message ?? '');
           assert.equal(rolled.apply.applied, values.length);
           assert.deepEqual(await exact(), original, 'rollback restores the table exactly');
+
+          // Writing values of the type: v := w stores exactly w, and rollback puts every v back.
+          const copyDry = await e.run(e.engine.startDryRun({ correction: copy, params: {} }));
+          assert.equal(copyDry.status, 'completed', copyDry.message ?? '');
+          assert.equal(copyDry.counts.quarantined, 0, JSON.stringify(e.ledger.planRows(copyDry.id, -1, 5, 'quarantined')));
+          const copied = await e.run(e.engine.startApply({ planId: copyDry.planId! }));
+          assert.equal(copied.status, 'completed', copied.message ?? '');
+          const afterCopy = await exact();
+          const isJson = tc.sql === 'json' || tc.sql === 'jsonb';
+          afterCopy.forEach((r, i) => {
+            if (r.w === DUPLICATE_KEYS) return; // json with a repeated key: the transform saw the last value only
+            // The JSON document null and SQL NULL look alike to a transform (both null): copying a SQL NULL
+            // over a JSON null is "no change". A documented limit of the JavaScript view of json columns.
+            if (isJson && original[i]!.v === 'null' && r.w === null) return;
+            // JSON numbers pass through the transform as JavaScript numbers: 1.0 comes back as 1, -0.0 as 0,
+            // which PostgreSQL's jsonb equality (and Redress's canonical form) holds to be the same document.
+            if (isJson && r.v !== null && r.w !== null) assert.equal(canonicalJson(r.v), canonicalJson(r.w), `v := w wrote ${r.v} for ${r.w}`);
+            else assert.equal(r.v, r.w, `v := w wrote ${r.v} for ${r.w} (v was ${original[i]!.v})`);
+          });
+          const uncopied = await e.run(e.engine.startFollowUp('rollback', copied.id));
+          assert.equal(uncopied.status, 'completed', uncopied.message ?? '');
+          assert.deepEqual(await exact(), original, 'rollback of the copy restores the table exactly');
         }),
-        { numRuns: Number(process.env.REDRESS_PG_RUNS ?? 3), examples: [[tc.edges]], endOnFailure: true },
+        { numRuns: Number(process.env.REDRESS_PG_RUNS ?? 2), includeErrorInReport: true, examples: [[tc.edges, [...tc.edges.filter((w) => w !== 'null'), ...tc.edges.filter((w) => w !== 'null')].concat(Array(30).fill(null)).slice(0, 30).reverse()]], endOnFailure: true },
       );
     });
   }

@@ -1,0 +1,94 @@
+// Measures the alternatives behind the PostgreSQL target's choices, on this machine (ratios, not absolutes):
+//  - iteration: keyset queries `(k) > ($1) ORDER BY k LIMIT n` against a server-side cursor (DECLARE/FETCH);
+//  - batch writes: one UPDATE per batch fed by a JSON parameter (json_populate_record, what the target
+//    uses), by unnest() of typed arrays, and by a VALUES list.
+// Run: node --import tsx bench/postgres-methods.ts   (BENCH_ROWS, REDRESS_TEST_PG to change)
+import pg from 'pg';
+
+const URL_ = process.env.REDRESS_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
+const ROWS = Number(process.env.BENCH_ROWS ?? 200_000);
+const BATCH = 1000;
+
+async function time(fn: () => Promise<void>): Promise<number> {
+  const t = performance.now();
+  await fn();
+  return performance.now() - t;
+}
+
+async function main(): Promise<void> {
+  const c = new pg.Client({ connectionString: URL_ });
+  await c.connect();
+  await c.query('DROP SCHEMA IF EXISTS redress_bench_methods CASCADE; CREATE SCHEMA redress_bench_methods; SET search_path = redress_bench_methods');
+  await c.query(`CREATE TABLE items (id int8 PRIMARY KEY, name text NOT NULL, qty int4 NOT NULL, price numeric(10,2))`);
+  await c.query(`INSERT INTO items SELECT i, 'Item ' || i || ' Of The Catalogue', i % 97, (i % 1000) / 10.0 FROM generate_series(1, ${ROWS}) i`);
+  await c.query('VACUUM ANALYZE items');
+  console.log(`PostgreSQL target method choices — ${ROWS.toLocaleString('en-US')} rows, batches of ${BATCH}\n`);
+
+  // ---- iteration ----
+  const keyset = await time(async () => {
+    let after: string | null = null;
+    for (;;) {
+      const r: pg.QueryResult<{ id: string }> = after === null
+        ? await c.query('SELECT id, name, qty, price FROM items ORDER BY id LIMIT $1', [BATCH])
+        : await c.query('SELECT id, name, qty, price FROM items WHERE id > $2::int8 ORDER BY id LIMIT $1', [BATCH, after]);
+      if (r.rows.length === 0) break;
+      after = r.rows[r.rows.length - 1]!.id;
+    }
+  });
+  const cursor = await time(async () => {
+    await c.query('BEGIN');
+    await c.query('DECLARE cur NO SCROLL CURSOR FOR SELECT id, name, qty, price FROM items ORDER BY id');
+    for (;;) {
+      const r = await c.query(`FETCH ${BATCH} FROM cur`);
+      if (r.rows.length === 0) break;
+    }
+    await c.query('COMMIT');
+  });
+  console.log(`read all rows: keyset ${Math.round(ROWS / (keyset / 1000)).toLocaleString('en-US')} rows/s, server-side cursor ${Math.round(ROWS / (cursor / 1000)).toLocaleString('en-US')} rows/s  (cursor/keyset time ${(cursor / keyset).toFixed(2)}x)`);
+
+  // ---- batch writes (each batch in its own transaction, as the target does) ----
+  const batches: { id: string; name: string }[][] = [];
+  for (let i = 1; i <= ROWS; i += BATCH) {
+    const b: { id: string; name: string }[] = [];
+    for (let j = i; j < Math.min(i + BATCH, ROWS + 1); j++) b.push({ id: String(j), name: `item ${j} of the catalogue` });
+    batches.push(b);
+  }
+  const reset = () => c.query(`UPDATE items SET name = 'Item ' || id || ' Of The Catalogue'`).then(() => c.query('VACUUM items'));
+  const methods: Record<string, (b: { id: string; name: string }[]) => Promise<unknown>> = {
+    'json parameter (json_populate_record)': (b) =>
+      c.query(
+        `UPDATE items AS t SET name = r.name FROM json_array_elements($1::json) AS d(v), LATERAL json_populate_record(NULL::items, d.v) AS r WHERE t.id = r.id`,
+        [JSON.stringify(b)],
+      ),
+    'unnest of text arrays, cast per column': (b) =>
+      c.query(`UPDATE items AS t SET name = u.name::text FROM unnest($1::text[], $2::text[]) AS u(id, name) WHERE t.id = u.id::int8`, [b.map((x) => x.id), b.map((x) => x.name)]),
+    'unnest of typed arrays': (b) =>
+      c.query(`UPDATE items AS t SET name = u.name FROM unnest($1::int8[], $2::text[]) AS u(id, name) WHERE t.id = u.id`, [b.map((x) => x.id), b.map((x) => x.name)]),
+    'VALUES list': (b) =>
+      c.query(
+        `UPDATE items AS t SET name = v.name FROM (VALUES ${b.map((_, i) => `($${2 * i + 1}::int8, $${2 * i + 2}::text)`).join(', ')}) AS v(id, name) WHERE t.id = v.id`,
+        b.flatMap((x) => [x.id, x.name]),
+      ),
+  };
+  const results: [string, number][] = [];
+  for (const [name, run] of Object.entries(methods)) {
+    await reset();
+    const ms = await time(async () => {
+      for (const b of batches) {
+        await c.query('BEGIN');
+        await run(b);
+        await c.query('COMMIT');
+      }
+    });
+    results.push([name, ms]);
+  }
+  const best = Math.min(...results.map((r) => r[1]));
+  for (const [name, ms] of results) console.log(`write: ${name.padEnd(40)} ${Math.round(ROWS / (ms / 1000)).toLocaleString('en-US').padStart(9)} rows/s  ${(ms / best).toFixed(2)}x the fastest`);
+  await c.query('DROP SCHEMA redress_bench_methods CASCADE');
+  await c.end();
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
