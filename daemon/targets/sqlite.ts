@@ -278,6 +278,8 @@ function toBindable(c: Column, v: unknown): unknown {
     case 'boolean':
       return v ? 1n : 0n;
     case 'number':
+      // SQLite has no NaN: it would store NULL, which is not the value the transform returned.
+      if (Number.isNaN(v)) throw new Error('NaN cannot be stored (SQLite would store NULL instead)');
       // better-sqlite3 binds every number as REAL; a whole number in a column without affinity
       // is meant as an integer, as it would be in SQL — if it fits in 64 bits (SQL reads a larger
       // integer literal as REAL too).
