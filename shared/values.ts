@@ -199,7 +199,10 @@ export function canonicalJson(text: string): string {
       return '[' + items.join(',') + ']';
     }
     if (c === '"') return str();
-    const m = /^(-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null)/.exec(text.slice(i, i + 400));
+    // Sticky, at i: a number literal can be any length (a numeric in jsonb can have thousands of digits).
+    const literal = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null/y;
+    literal.lastIndex = i;
+    const m = literal.exec(text);
     if (!m) fail('unexpected character');
     i += m![0].length;
     return normaliseNumber(m![0]);
@@ -210,15 +213,39 @@ export function canonicalJson(text: string): string {
   return out;
 }
 
-/** 1.0, 1e0 and 1 are one number in JSON; integers keep all their digits. */
+/** 1.0, 1e0 and 1 are one number in JSON; no digit is dropped, so numbers that differ stay different. */
 function normaliseNumber(lit: string): string {
   if (lit === 'true' || lit === 'false' || lit === 'null') return lit;
   if (/^-?\d+$/.test(lit)) return lit === '-0' ? '0' : lit;
-  const n = Number(lit);
-  if (Number.isInteger(n) && Math.abs(n) < 2 ** 53) return String(n);
-  if (!/[eE]/.test(lit) && /\.\d+$/.test(lit)) {
-    // A decimal with more digits than a double holds keeps its text, trailing zeros trimmed.
-    return lit.replace(/0+$/, '').replace(/\.$/, '');
+  if (!/[eE]/.test(lit)) {
+    // A plain decimal is normalised as text: 1.50 -> 1.5, 2.000 -> 2, and 1.00000000000000001 stays.
+    const [int, frac] = lit.split('.') as [string, string];
+    const f = frac.replace(/0+$/, '');
+    if (f) return `${int}.${f}`;
+    return int === '-0' ? '0' : int;
   }
-  return String(n);
+  // With an exponent: the double's own spelling when the double is exactly this number, else every digit.
+  const n = Number(lit);
+  const exact = decimalParts(lit);
+  const viaDouble = Number.isFinite(n) ? decimalParts(String(n)) : null;
+  if (viaDouble && viaDouble.neg === exact.neg && viaDouble.digits === exact.digits && viaDouble.exp === exact.exp) return String(n);
+  return plainDecimal(exact);
+}
+
+/** A number literal as sign, significant digits (no leading or trailing zeros) and exponent; zero is '0'. */
+function decimalParts(lit: string): { neg: boolean; digits: string; exp: number } {
+  const m = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/.exec(lit)!;
+  const all = (m[2]! + (m[3] ?? '')).replace(/^0+/, '');
+  if (all === '') return { neg: false, digits: '0', exp: 0 };
+  const digits = all.replace(/0+$/, '');
+  return { neg: m[1] === '-', digits, exp: Number(m[4] ?? 0) - (m[3]?.length ?? 0) + (all.length - digits.length) };
+}
+
+/** The number written out without an exponent, as plain decimals are (an absurd exponent keeps its e). */
+function plainDecimal({ neg, digits, exp }: { neg: boolean; digits: string; exp: number }): string {
+  const sign = neg ? '-' : '';
+  if (exp >= 0) return exp <= 1000 ? sign + digits + '0'.repeat(exp) : `${sign}${digits}e${exp}`;
+  const point = digits.length + exp; // digits before the decimal point
+  if (point > 0) return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`;
+  return -point <= 1000 ? `${sign}0.${'0'.repeat(-point)}${digits}` : `${sign}${digits}e${exp}`;
 }
