@@ -138,12 +138,40 @@ export const methods = {
     result: z.object({ ok: z.boolean(), diagnostics: z.array(Diagnostic), correctionId: z.string().nullable() }),
   },
   preview: {
-    params: CorrectionRef.extend({ sampleSize: z.number().int().min(1).max(100_000).optional(), seed: z.number().int().optional() }),
+    params: CorrectionRef.extend({
+      sampleSize: z.number().int().min(1).max(100_000).optional(),
+      seed: z.number().int().optional(),
+      /** A snapshot file (redress snapshot) to sample instead of the target, relative to the workspace. */
+      snapshot: z.string().min(1).optional(),
+    }),
     result: z.object({
       correctionId: z.string(),
       sampleSize: z.number().int(),
       summary: Summary,
       diffs: z.array(RowDiff),
+      durationMs: z.number(),
+    }),
+  },
+  snapshot: {
+    params: z.object({
+      table: z.string().min(1),
+      rows: z.number().int().min(1).max(1_000_000),
+      seed: z.number().int().default(1),
+      stratifyBy: z.string().min(1).optional(),
+      where: z.string().min(1).optional(),
+      mask: z.array(z.object({ column: z.string().min(1), how: z.enum(['hash', 'redact']) })).default([]),
+      /** The SQLite file to write, relative to the workspace; default .redress/snapshots/<table>.sqlite. */
+      output: z.string().min(1).optional(),
+    }),
+    result: z.object({
+      path: z.string(),
+      table: z.string(),
+      rows: z.number().int(),
+      sourceRows: z.number().int(),
+      source: z.string(),
+      fingerprint: z.string(),
+      key: z.array(z.string()),
+      masked: z.array(z.string()),
       durationMs: z.number(),
     }),
   },

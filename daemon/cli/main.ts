@@ -109,11 +109,53 @@ program
   .option('--seed <n>', 'sample seed (same seed, same rows)', (v) => Number(v))
   .option('--show <n>', 'row diffs to print', int, 5)
   .option('-p, --param <name=value>', 'parameter for the transform (repeatable)', collect, {})
-  .action(async (file: string, o: { sample?: number; seed?: number; show: number; param: Record<string, string> }) => {
+  .option('--snapshot <file>', 'sample a snapshot (redress snapshot) instead of the target')
+  .action(async (file: string, o: { sample?: number; seed?: number; show: number; param: Record<string, string>; snapshot?: string }) => {
     await withDaemon(async (c) => {
-      const r = await c.request('preview', { correction: resolve(file), params: o.param, ...(o.sample ? { sampleSize: o.sample } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}) });
+      const r = await c.request('preview', {
+        correction: resolve(file),
+        params: o.param,
+        ...(o.sample ? { sampleSize: o.sample } : {}),
+        ...(o.seed !== undefined ? { seed: o.seed } : {}),
+        ...(o.snapshot ? { snapshot: resolve(o.snapshot) } : {}),
+      });
       if (json()) out({ correctionId: r.correctionId, sampleSize: r.sampleSize, ...r.summary, durationMs: Math.round(r.durationMs) });
       else printPreview(r, o.show);
+    });
+  });
+
+const mask = (v: string, prev: { column: string; how: 'hash' | 'redact' }[]) => {
+  const m = /^([^:]+):(hash|redact)$/.exec(v);
+  if (!m) throw new RedressError('CONFIG', `--mask takes column:hash or column:redact, got "${v}"`);
+  return [...prev, { column: m[1]!, how: m[2] as 'hash' | 'redact' }];
+};
+
+program
+  .command('snapshot <table>')
+  .description('copy a seeded sample of a PostgreSQL table into a local SQLite snapshot for previews (masking personal data)')
+  .option('-n, --rows <n>', 'rows in the sample', int, 1000)
+  .option('--seed <n>', 'sample seed (same seed, same rows)', (v) => Number(v), 1)
+  .option('--stratify <column>', 'represent every value of this column, in proportion to its share')
+  .option('--where <sql>', 'only rows matching this SQL condition')
+  .option('--mask <column:hash|redact>', 'mask a column (repeatable): hash keeps equal values equal, redact empties it', mask, [])
+  .option('-o, --output <file>', 'snapshot file (default .redress/snapshots/<table>.sqlite)')
+  .action(async (table: string, o: { rows: number; seed: number; stratify?: string; where?: string; mask: { column: string; how: 'hash' | 'redact' }[]; output?: string }) => {
+    await withDaemon(async (c) => {
+      const r = await c.request('snapshot', {
+        table,
+        rows: o.rows,
+        seed: o.seed,
+        mask: o.mask,
+        ...(o.stratify ? { stratifyBy: o.stratify } : {}),
+        ...(o.where ? { where: o.where } : {}),
+        ...(o.output ? { output: resolve(o.output) } : {}),
+      });
+      if (json()) out(r);
+      else
+        process.stdout.write(
+          `Snapshot of ${r.table}: ${r.rows} of ${r.sourceRows} row(s) from ${r.source} in ${r.path}` +
+            `${r.masked.length ? ` (masked ${r.masked.join(', ')})` : ''}.\nPreview on it: redress preview <correction> --snapshot ${r.path}\n`,
+        );
     });
   });
 

@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { coerceError, RedressError } from '../../shared/errors';
 import type { ParsedParams, Result, RunKind } from '../../shared/protocol';
 import { type Ledger, type RunRow } from '../ledger/ledger';
+import { SnapshotTarget } from '../targets/snapshot';
 import type { Target } from '../targets/target';
 import { runApply, runRollback, runVerify } from './apply';
 import { runDryRun, type DryRunOptions } from './dryRun';
@@ -42,24 +43,31 @@ export class Engine {
   async preview(p: ParsedParams<'preview'>): Promise<Result<'preview'>> {
     const started = performance.now();
     const file = resolve(this.workspace, p.correction);
-    const prep = await prepare(file, this.target, { seed: p.seed ?? 1, now: Date.now(), params: p.params });
+    // A snapshot stands in for the target's rows; the target still says what values become when stored.
+    const target = p.snapshot ? new SnapshotTarget(resolve(this.workspace, p.snapshot), this.target) : this.target;
     try {
-      const n = p.sampleSize ?? prep.manifest.options.sampleSize;
-      const rows = await this.target.sample(prep.scan, prep.schema, n, p.seed ?? 1);
-      const evs = await evaluateBatch(prep, this.target, rowHasher(this.target, prep.schema), rows, () => true);
-      const summary = emptySummary();
-      addToSummary(summary, evs);
-      return {
-        correctionId: prep.manifest.id,
-        sampleSize: rows.length,
-        summary,
-        diffs: evs.filter((e) => e.status !== 'unchanged').map((e) => toRowDiff(e, prep.scan.key)),
-        durationMs: performance.now() - started,
-      };
+      const prep = await prepare(file, target, { seed: p.seed ?? 1, now: Date.now(), params: p.params });
+      try {
+        const n = p.sampleSize ?? prep.manifest.options.sampleSize;
+        const rows = await target.sample(prep.scan, prep.schema, n, p.seed ?? 1);
+        const evs = await evaluateBatch(prep, target, rowHasher(target, prep.schema), rows, () => true);
+        const summary = emptySummary();
+        addToSummary(summary, evs);
+        return {
+          correctionId: prep.manifest.id,
+          sampleSize: rows.length,
+          summary,
+          diffs: evs.filter((e) => e.status !== 'unchanged').map((e) => toRowDiff(e, prep.scan.key)),
+          durationMs: performance.now() - started,
+        };
+      } finally {
+        await prep.sandbox.close();
+      }
     } finally {
-      await prep.sandbox.close();
+      if (target !== this.target) await target.close();
     }
   }
+
 
   async startDryRun(p: ParsedParams<'dryRun'>): Promise<string> {
     const file = resolve(this.workspace, p.correction);

@@ -10,6 +10,7 @@ import { VERSION } from '../version';
 import { Sandbox } from '../sandbox/sandbox';
 import { readFileSync } from 'node:fs';
 import { planContentHash } from '../engine/planHash';
+import { snapshotRequest } from '../targets/snapshot';
 
 export type Handlers = { [M in Exclude<Method, 'subscribe' | 'unsubscribe'>]: (p: ParsedParams<M>) => Promise<Result<M>> | Result<M> };
 
@@ -59,6 +60,7 @@ export function makeHandlers(d: { engine: Engine; ledger: Ledger; workspace: str
       }
     },
     preview: (p) => engine.preview(p),
+    snapshot: (p) => snapshotRequest(engine.target, d.workspace, p),
     dryRun: async (p) => ({ runId: await engine.startDryRun(p) }),
     apply: async (p) => ({ runId: await engine.startApply(p) }),
     rollback: async (p) => ({ runId: await engine.startFollowUp('rollback', p.runId) }),

@@ -292,6 +292,31 @@ export class PostgresTarget implements Target {
     return r.rows;
   }
 
+  /**
+   * A seeded sample stratified by a column: every value of the column is represented, then rows are
+   * taken in proportion to each value's share (the within-value rank over the value's size), in key order.
+   */
+  async sampleStratified(scan: Scan, schema: TableSchema, n: number, seed: number, column: string): Promise<StoredRow[]> {
+    return this.driftAware(schema, async () => {
+      const meta = await this.meta(scan.table);
+      const keyList = scan.key.map(q).join(', ');
+      const rowKey = scan.key.length > 1 ? `ROW(${keyList})::text` : `${q(scan.key[0]!)}::text`;
+      const sql = `SELECT ${this.selectList(schema)} FROM (
+          SELECT *, row_number() OVER (PARTITION BY ${q(column)} ORDER BY h) AS __rn, count(*) OVER (PARTITION BY ${q(column)}) AS __n
+          FROM (SELECT *, md5($1::text || ${rowKey}) AS h FROM ${meta.qualified}${this.where(scan)}) hashed) ranked
+        ORDER BY (__rn = 1) DESC, (__rn - 0.5) / __n, h LIMIT $2`;
+      const r = await this.withRetry('sampling rows', () => this.pool.query<StoredRow>(`SELECT * FROM (${sql}) s ORDER BY ${keyList}`, [String(seed), n]));
+      return r.rows;
+    });
+  }
+
+  /** Each column's PostgreSQL type, as tableSchema learned it (for snapshots). */
+  columnTypesOf(table: string): Record<string, PgTypeInfo> {
+    const t = this.tables.get(table);
+    if (!t) throw new RedressError('INTERNAL', `tableSchema("${table}") must be read first`);
+    return Object.fromEntries(t.types);
+  }
+
   // ---------- values ----------
 
   toFriendly(_column: Column, v: StoredValue): unknown {

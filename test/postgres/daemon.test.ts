@@ -1,5 +1,7 @@
 // The PostgreSQL target through a real daemon: dry-run, apply, verify, rollback; connection errors.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { openTarget } from '../../daemon/targets/open';
 import { RedressError } from '../../shared/errors';
@@ -93,4 +95,19 @@ test('a table without a unique key is refused before the run starts, naming the 
 export default defineCorrection({ id: 'nokey', description: 'x', target: { table: 'nokey', key: 'id' }, expects: {}, transform: () => ({}) });`,
   );
   await assert.rejects(d.client.request('dryRun', { correction: file, params: {} }), /not declared unique.*Unique keys there: none/s);
+});
+
+test('redress snapshot and preview --snapshot from the command line', async () => {
+  const cli = (...args: string[]) => {
+    const r = spawnSync(process.execPath, [join(__dirname, '..', '..', 'dist', 'cli.js'), '-w', ws.dir, '--json', ...args], { encoding: 'utf8', cwd: ws.dir });
+    assert.equal(r.status, 0, r.stderr + r.stdout);
+    return JSON.parse(r.stdout) as Record<string, unknown>;
+  };
+  const snap = cli('snapshot', 'people', '-n', '20', '--seed', '5', '--mask', 'name:hash', '-o', 'snaps/people.sqlite');
+  assert.deepEqual([snap.rows, snap.sourceRows, snap.masked], [20, 50, ['name:hash']]);
+  assert.equal(snap.path, join(ws.dir, 'snaps', 'people.sqlite'));
+  const file = join(ws.dir, 'corrections', 'lower-email.correction.ts');
+  const preview = cli('preview', file, '--snapshot', join(ws.dir, 'snaps', 'people.sqlite'), '-n', '100');
+  assert.equal(preview.sampleSize, 20);
+  assert.equal((preview.changed as number) + (preview.unchanged as number), 20);
 });
