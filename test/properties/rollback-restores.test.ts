@@ -62,7 +62,8 @@ test('rollback after apply restores the original table exactly, value and storag
 
 type Cut = { how: 'after-target-commit' | 'after-checkpoint' | 'delay'; at: number; cancelFirst: boolean };
 
-test('rollback of an apply cut off by kill -9 and never resumed restores the original table exactly', async () => {
+test('rollback of an apply cut off by kill -9 and never resumed restores the original table exactly', async (t) => {
+  const stats = { cases: 0, died: 0, diedBetweenCommitAndCheckpoint: 0, cancelledFirst: 0 };
   const caseArb = shapeArb({ minRows: 10, maxRows: 120, maxCols: 3 }).chain((shape) =>
     tableArb(shape, 'items').chain((spec) =>
       fc.record({
@@ -99,10 +100,18 @@ test('rollback of an apply cut off by kill -9 and never resumed restores the ori
           died = true;
         }
         if (!died) died = 'died' in (await runOrDeath(k, runId, cut.how === 'delay' ? cut.at * (estimate * 1.5 + 5) : null));
-        if (died) k = await startTestDaemon(w);
+        stats.cases++;
+        if (died) {
+          stats.died++;
+          if (cut.how === 'after-target-commit') stats.diedBetweenCommitAndCheckpoint++;
+          k = await startTestDaemon(w);
+        }
         const run = await k.client.request('run', { runId });
         assert.ok(died ? run.status === 'interrupted' || run.status === 'completed' : run.status === 'completed', run.status);
-        if (cut.cancelFirst && run.status === 'interrupted') assert.equal((await k.client.request('cancel', { runId })).status, 'cancelled');
+        if (cut.cancelFirst && run.status === 'interrupted') {
+          stats.cancelledFirst++;
+          assert.equal((await k.client.request('cancel', { runId })).status, 'cancelled');
+        }
         const rolled = await runToEnd(k.client, k.client.request('rollback', { runId }));
         assert.equal(rolled.status, 'completed', rolled.message ?? '');
         assert.equal(rolled.apply.drifted, 0);
@@ -120,6 +129,8 @@ test('rollback of an apply cut off by kill -9 and never resumed restores the ori
     }),
     { numRuns: 25, endOnFailure: true },
   );
+  t.diagnostic(`cut-off stats: ${JSON.stringify(stats)}`);
+  assert.ok(stats.diedBetweenCommitAndCheckpoint >= 3, JSON.stringify(stats));
 });
 
 const big = (_k: string, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v);
