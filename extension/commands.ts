@@ -41,7 +41,12 @@ export interface RunOptions extends FollowHooks {
 // ---------- helpers ----------
 
 async function correctionUri(arg: unknown): Promise<vscode.Uri> {
-  const uri = arg instanceof vscode.Uri ? arg : typeof arg === 'string' ? vscode.Uri.file(arg) : vscode.window.activeTextEditor?.document.uri;
+  // The argument (CodeLens, explorer), else the active editor, else the one correction on screen
+  // (focus may be in the diff viewer beside it), else ask.
+  const visible = vscode.window.visibleTextEditors.map((e) => e.document.uri).filter((u) => u.fsPath.endsWith('.correction.ts'));
+  const active = vscode.window.activeTextEditor?.document.uri;
+  const uri =
+    arg instanceof vscode.Uri ? arg : typeof arg === 'string' ? vscode.Uri.file(arg) : active?.fsPath.endsWith('.correction.ts') ? active : visible.length === 1 ? visible[0] : undefined;
   if (uri && uri.fsPath.endsWith('.correction.ts')) {
     const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
     if (doc?.isDirty) await doc.save();
@@ -176,13 +181,15 @@ async function ensureTarget(s: Services): Promise<string> {
 
 async function followAndReport(s: Services, runId: string, title: string, o: RunOptions): Promise<RunSummary> {
   void s.runsView.soon();
+  s.ctx.logs.info(`following run ${runId}: ${title}`);
   const r = await followRun(s.ctx, runId, title, o);
   s.api.lastRun = r;
+  s.ctx.logs.info(`run ${runId}: ${runOutcome(r)}`);
   s.runsView.soon();
   const line = `Redress: ${runOutcome(r)}`;
   const actions = r.kind === 'dry-run' && r.status === 'completed' ? ['Open Diff', 'Apply (local)'] : r.kind === 'apply' || r.kind === 'dry-run' ? ['Open Diff'] : [];
-  const show = r.status === 'completed' ? vscode.window.showInformationMessage : vscode.window.showWarningMessage;
-  void show(line, ...actions).then((pick) => {
+  const shown = r.status === 'completed' ? vscode.window.showInformationMessage(line, ...actions) : vscode.window.showWarningMessage(line, ...actions);
+  void shown.then((pick) => {
     if (pick === 'Open Diff') void vscode.commands.executeCommand('redress.openRun', r.id);
     if (pick === 'Apply (local)') void vscode.commands.executeCommand('redress.applyLocal', undefined, { planId: r.planId });
   });
@@ -415,6 +422,7 @@ export const handlers: Record<CommandId, Handler> = {
 export function registerCommands(s: Services): vscode.Disposable[] {
   return (Object.keys(COMMANDS) as CommandId[]).map((id) =>
     vscode.commands.registerCommand(id, async (...args: unknown[]) => {
+      s.ctx.logs.info(`command ${id}`);
       try {
         if (COMMANDS[id].needs === 'daemon') await s.ctx.ensure();
         return await handlers[id](s, ...args);

@@ -11,10 +11,21 @@ import type { CasOutcome, CasWrite, Scan, StoredRow, TableSchema, Target } from 
 import { planContentHash } from './planHash';
 import { rowHasher } from './prepare';
 import type { RunControl, RunOutcome } from './runControl';
+import { Throttle, type ThrottleOptions } from './throttle';
 
 export interface ApplyOptions {
   batchSize: number;
   canaryPercent?: number;
+  /** After the canary slice: verify it, then wait for a person (`--rest-of`) or continue by itself when clean. */
+  afterCanary?: 'wait' | 'continue';
+  /** The rest of a canary run's plan: every row not in its first `excludeCanaryPercent` percent. */
+  excludeCanaryPercent?: number;
+  throttle?: ThrottleOptions;
+}
+
+/** The plan rows an apply run covers: its canary slice, or the rest after one. */
+function inSlice(o: { canaryPercent?: number; excludeCanaryPercent?: number }, keyJson: string): boolean {
+  return inCanary(keyJson, o.canaryPercent ?? 100) && !(o.excludeCanaryPercent !== undefined && inCanary(keyJson, o.excludeCanaryPercent));
 }
 
 interface PlanContext {
@@ -82,6 +93,7 @@ async function casLoop(
   direction: 'apply' | 'rollback',
   pages: (afterSeq: number, limit: number) => Page,
   batchSize: number,
+  throttle?: Throttle,
 ): Promise<RunOutcome> {
   const hashRow = rowHasher(target, pc.schema);
   const counts = run.counts;
@@ -91,12 +103,14 @@ async function casLoop(
   for (;;) {
     const stop = ctl.stopRequested();
     if (stop) return stop;
-    const { rows, scannedTo } = pages(lastSeq, batchSize);
+    if (throttle && !(await throttle.beforeBatch(ctl))) continue;
+    const { rows, scannedTo } = pages(lastSeq, throttle?.batchSize ?? batchSize);
     if (scannedTo === null) break;
     if (rows.length === 0) {
       lastSeq = scannedTo;
       continue;
     }
+    const started = performance.now();
     const writes: CasWrite[] = rows.map((r) => ({
       key: (JSON.parse(r.key) as WireValue[]).map(fromWire),
       expectHash: direction === 'apply' ? r.before_hash! : r.after_hash!,
@@ -126,6 +140,7 @@ async function casLoop(
     ledger.checkpoint(run.id, { batchesDone: batches, cursor: lastSeq, counts, apply, extra: () => ledger.insertOutcomes(run.id, exceptions) });
     faultPoint('after-checkpoint', batches);
     await ctl.progress();
+    if (throttle) await throttle.afterBatch(ctl, rows.length, performance.now() - started);
   }
   const verb = direction === 'apply' ? 'applied' : 'restored';
   return {
