@@ -5,8 +5,7 @@
 //   4. UI smoke: the extension installed from a .vsix, its command run from the palette (F1), and a
 //      screenshot saved to .cache/vscode-e2e/artifacts/.
 // Usage: npx tsx test/e2e/selfcheck.ts        (installs the tools first if needed; exits 1 on any failure)
-import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { launchBrowser } from './browser';
@@ -74,10 +73,29 @@ async function expectTimeout(): Promise<void> {
   if (left.length > 0) throw new Error(`processes left after the timeout:\n${left.join('\n')}`);
 }
 
-/** code-server or chromium processes started from this run's folders that are still alive. */
+/**
+ * Processes of this selfcheck still alive. Other test runs on the machine use the same cache and
+ * profile names, so processes are told apart by a marker in the environment, which code-server, its
+ * extension hosts and chromium all inherit from this process.
+ */
+const RUN_MARKER = `REDRESS_E2E_SELFCHECK=${process.pid}-${Date.now()}`;
+process.env.REDRESS_E2E_SELFCHECK = RUN_MARKER.split('=')[1];
+
 function leftoverProcesses(): string[] {
-  const out = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' });
-  return out.split('\n').filter((l) => l.includes(cacheDir) || l.includes('redress-vscode-e2e-chromium-'));
+  const left: string[] = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    if (Number(pid) === process.pid) continue;
+    try {
+      const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+      if (!env.includes(RUN_MARKER)) continue;
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      if (cmd.includes('/@esbuild/')) continue; // bundleSuite's esbuild service: ours, by design, until exit
+      left.push(`${pid} ${cmd.slice(0, 160)}`);
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return left;
 }
 
 async function uiSmoke(): Promise<void> {
