@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   NO_UNIQUE_KEY: 'the declared key is not unique (or can hold NULL) in the target',
   SCHEMA_DRIFT: "the target's schema changed since the plan was made or the run started",
   QUARANTINE_LIMIT: 'too many rows were quarantined; the run halted',
+  CANARY_FAILED: 'rows a canary slice wrote do not hold the planned after-state; the rest was not applied',
   NON_DETERMINISTIC: 'the transform gave different results for the same row',
   TRANSFORM_TIMEOUT: 'the transform did not finish a batch in time',
   PLAN_NOT_FOUND: 'no plan with that id',

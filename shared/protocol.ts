@@ -102,6 +102,21 @@ export const TableInfo = z.object({
 });
 export type TableInfo = z.infer<typeof TableInfo>;
 
+/** Throttling of a write run (daemon/engine/throttle.ts). */
+export const Throttle = z
+  .object({
+    pauseMs: z.number().int().min(0).max(3_600_000).optional(),
+    targetBatchMs: z.number().int().min(1).max(600_000).optional(),
+    minBatchSize: z.number().int().min(1).max(100_000).optional(),
+    maxBatchSize: z.number().int().min(1).max(100_000).optional(),
+    healthQuery: z.string().min(1).optional(),
+    maxTransactionAgeS: z.number().min(0).optional(),
+    maxReplicationLagS: z.number().min(0).optional(),
+    healthPollMs: z.number().int().min(10).max(600_000).optional(),
+  })
+  .strict();
+export type Throttle = z.infer<typeof Throttle>;
+
 const CorrectionRef = z.object({
   /** Path of the .correction.ts file, absolute or relative to the workspace. */
   correction: z.string().min(1),
@@ -185,7 +200,16 @@ export const methods = {
       batchSize: z.number().int().min(1).max(100_000).optional(),
       /** Apply only rows whose key hash falls in the first `canaryPercent` percent. */
       canaryPercent: z.number().min(0).max(100).optional(),
+      /** After the canary slice: verify it, then wait for a person, or continue with the rest when clean. */
+      afterCanary: z.enum(['wait', 'continue']).optional(),
+      /** Apply the rest of the plan after this completed canary run (rows outside its slice). */
+      restOf: z.string().optional(),
+      throttle: Throttle.optional(),
     }),
+    result: z.object({ runId: z.string() }),
+  },
+  tune: {
+    params: z.object({ runId: z.string(), batchSize: z.number().int().min(1).max(100_000).optional(), pauseMs: z.number().int().min(0).max(3_600_000).optional() }),
     result: z.object({ runId: z.string() }),
   },
   rollback: { params: z.object({ runId: z.string() }), result: z.object({ runId: z.string() }) },

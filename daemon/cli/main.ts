@@ -176,10 +176,74 @@ program
   .description('apply a plan to the target: compare-and-set writes, before-images, checkpoints')
   .option('-b, --batch-size <n>', 'rows per batch (one transaction each)', int)
   .option('--canary <percent>', 'apply only this percentage of rows, chosen by key hash', (v) => Number(v))
-  .action(async (planId: string, o: { batchSize?: number; canary?: number }) => {
+  .addOption(new Option('--after-canary <what>', 'verify the canary slice, then wait for a person or continue by itself when clean').choices(['wait', 'continue']))
+  .option('--rest-of <run>', 'apply the rest of the plan after this completed canary run')
+  .option('--pause-ms <ms>', 'pause between batches', (v) => Number(v))
+  .option('--target-batch-ms <ms>', 'adapt the batch size so a batch takes about this long', int)
+  .option('--min-batch-size <n>', 'smallest adaptive batch', int)
+  .option('--max-batch-size <n>', 'largest adaptive batch', int)
+  .option('--throttle-sql <sql>', 'wait while this query returns true in its first column')
+  .option('--max-transaction-age <s>', 'wait while another transaction has been open longer than this', (v) => Number(v))
+  .option('--max-replication-lag <s>', 'wait while a replica lags more than this', (v) => Number(v))
+  .action(
+    async (
+      planId: string,
+      o: {
+        batchSize?: number;
+        canary?: number;
+        afterCanary?: 'wait' | 'continue';
+        restOf?: string;
+        pauseMs?: number;
+        targetBatchMs?: number;
+        minBatchSize?: number;
+        maxBatchSize?: number;
+        throttleSql?: string;
+        maxTransactionAge?: number;
+        maxReplicationLag?: number;
+      },
+    ) => {
+      const throttle = {
+        ...(o.pauseMs !== undefined ? { pauseMs: o.pauseMs } : {}),
+        ...(o.targetBatchMs !== undefined ? { targetBatchMs: o.targetBatchMs } : {}),
+        ...(o.minBatchSize !== undefined ? { minBatchSize: o.minBatchSize } : {}),
+        ...(o.maxBatchSize !== undefined ? { maxBatchSize: o.maxBatchSize } : {}),
+        ...(o.throttleSql !== undefined ? { healthQuery: o.throttleSql } : {}),
+        ...(o.maxTransactionAge !== undefined ? { maxTransactionAgeS: o.maxTransactionAge } : {}),
+        ...(o.maxReplicationLag !== undefined ? { maxReplicationLagS: o.maxReplicationLag } : {}),
+      };
+      await withDaemon(async (c) => {
+        const { runId } = await c.request('apply', {
+          planId,
+          ...(o.batchSize ? { batchSize: o.batchSize } : {}),
+          ...(o.canary !== undefined ? { canaryPercent: o.canary } : {}),
+          ...(o.afterCanary ? { afterCanary: o.afterCanary } : {}),
+          ...(o.restOf ? { restOf: o.restOf } : {}),
+          ...(Object.keys(throttle).length ? { throttle } : {}),
+        });
+        const r = await follow(c, runId, 'apply');
+        finish(r);
+        const rest = (await c.request('run', { runId })).status === 'completed' && o.afterCanary === 'continue' ? await restRunOf(c, runId) : null;
+        if (rest) finish(await follow(c, rest, 'apply (rest)'));
+      });
+    },
+  );
+
+/** The run a canary started for the rest of its plan (its completed event names it). */
+async function restRunOf(c: DaemonClient, canaryRunId: string): Promise<string | null> {
+  const r = await c.request('runs', { limit: 50 });
+  return r.runs.find((x) => x.parentRunId === canaryRunId && x.kind === 'apply')?.id ?? null;
+}
+
+program
+  .command('tune <run>')
+  .description('change the batch size or the pause between batches of a running apply or rollback')
+  .option('-b, --batch-size <n>', 'rows per batch from the next batch on', int)
+  .option('--pause-ms <ms>', 'pause between batches', (v) => Number(v))
+  .action(async (runId: string, o: { batchSize?: number; pauseMs?: number }) => {
     await withDaemon(async (c) => {
-      const { runId } = await c.request('apply', { planId, ...(o.batchSize ? { batchSize: o.batchSize } : {}), ...(o.canary !== undefined ? { canaryPercent: o.canary } : {}) });
-      finish(await follow(c, runId, 'apply'));
+      await c.request('tune', { runId, ...(o.batchSize ? { batchSize: o.batchSize } : {}), ...(o.pauseMs !== undefined ? { pauseMs: o.pauseMs } : {}) });
+      if (json()) out({ runId, ...o });
+      else process.stdout.write(`Run ${runId} tuned; the next batch uses it.\n`);
     });
   });
 

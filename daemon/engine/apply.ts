@@ -11,7 +11,7 @@ import type { CasOutcome, CasWrite, Scan, StoredRow, TableSchema, Target } from 
 import { planContentHash } from './planHash';
 import { rowHasher } from './prepare';
 import type { RunControl, RunOutcome } from './runControl';
-import { Throttle, type ThrottleOptions } from './throttle';
+import { maxBatchSizeOf, Throttle, type ThrottleOptions } from './throttle';
 
 export interface ApplyOptions {
   batchSize: number;
@@ -153,8 +153,41 @@ export async function runApply(ledger: Ledger, target: Target, run: RunRow, ctl:
   const o = run.options as unknown as ApplyOptions;
   const pc = planContext(ledger.requirePlan(run.planId!));
   if (run.batchesDone === 0) await checkPlanApplicable(ledger, target, pc);
-  const canary = o.canaryPercent ?? 100;
-  return casLoop(ledger, target, run, ctl, pc, 'apply', filteredPages(ledger, pc.plan.dryRunId, (r) => inCanary(r.key, canary)), o.batchSize);
+  const throttle = new Throttle(o.throttle ?? {}, o.batchSize, target.healthCheck?.bind(target));
+  const out = await casLoop(ledger, target, run, ctl, pc, 'apply', filteredPages(ledger, pc.plan.dryRunId, (r) => inSlice(o, r.key)), o.batchSize, throttle);
+  if (out.status !== 'completed' || !o.afterCanary || (o.canaryPercent ?? 100) >= 100) return out;
+  // The canary slice is in: re-read every row it wrote; anything but the planned after-state halts here.
+  const check = await verifyApplied(ledger, target, ledger.requireRun(run.id), pc);
+  if (check.differing.length) {
+    throw new RedressError(
+      'CANARY_FAILED',
+      `Canary verification: ${check.differing.length} of ${check.checked} row(s) the canary wrote do not hold the planned after-state (first: ${JSON.stringify(check.differing.slice(0, 5))}). The rest of the plan was not applied. Look at those rows; roll the canary back with \`redress rollback ${run.id}\`.`,
+      { checked: check.checked, differing: check.differing.slice(0, 20) },
+    );
+  }
+  const next = o.afterCanary === 'continue' ? 'continuing with the rest' : `apply the rest with \`redress apply ${pc.plan.id} --rest-of ${run.id}\``;
+  return { status: 'completed', message: `${out.message}; canary verified: ${check.checked} row(s) hold the planned after-state; ${next}`, data: { canaryVerified: check.checked } };
+}
+
+/** Re-reads the rows an apply run wrote: how many were checked, and the keys of those not in the after-state. */
+async function verifyApplied(ledger: Ledger, target: Target, applyRun: RunRow, pc: PlanContext): Promise<{ checked: number; differing: unknown[] }> {
+  const hashRow = rowHasher(target, pc.schema);
+  const rowsOf = appliedRows(ledger, applyRun);
+  const differing: unknown[] = [];
+  let checked = 0;
+  for (let after = -1; ; ) {
+    const { rows, scannedTo } = rowsOf(after, 1000);
+    if (scannedTo === null) break;
+    after = scannedTo;
+    if (rows.length === 0) continue;
+    const current = await target.readKeys(pc.scan, pc.schema, rows.map((r) => (JSON.parse(r.key) as WireValue[]).map(fromWire)));
+    rows.forEach((r, i) => {
+      checked++;
+      const row = current[i];
+      if (!row || hashRow(row) !== r.after_hash) differing.push(JSON.parse(r.key));
+    });
+  }
+  return { checked, differing };
 }
 
 export async function runRollback(ledger: Ledger, target: Target, run: RunRow, ctl: RunControl): Promise<RunOutcome> {
@@ -174,15 +207,15 @@ export async function runRollback(ledger: Ledger, target: Target, run: RunRow, c
 export function appliedRows(ledger: Ledger, applyRun: RunRow, o: { withUncheckpointedBatch?: boolean } = {}): (afterSeq: number, limit: number) => Page {
   const pc = planContext(ledger.requirePlan(applyRun.planId!));
   const skip = ledger.outcomes(applyRun.id);
-  const canary = (applyRun.options as { canaryPercent?: number }).canaryPercent ?? 100;
+  const slice = applyRun.options as unknown as ApplyOptions;
   const keep = (r: PlanRowRecord) => {
     const o = skip.get(r.seq);
-    return o !== 'drifted' && o !== 'missing' && inCanary(r.key, canary);
+    return o !== 'drifted' && o !== 'missing' && inSlice(slice, r.key);
   };
   let upTo = (applyRun.cursor as number | null) ?? -1;
   if (o.withUncheckpointedBatch && cutOffAfterCheckpoint(ledger, applyRun.id)) {
-    const batchSize = (applyRun.options as { batchSize: number }).batchSize;
-    upTo = nextBatchEnd(filteredPages(ledger, pc.plan.dryRunId, (r) => inCanary(r.key, canary)), upTo, batchSize);
+    const batchSize = maxBatchSizeOf(slice.batchSize, slice.throttle);
+    upTo = nextBatchEnd(filteredPages(ledger, pc.plan.dryRunId, (r) => inSlice(slice, r.key)), upTo, batchSize);
   }
   return filteredPages(ledger, pc.plan.dryRunId, keep, upTo);
 }

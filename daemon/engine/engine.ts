@@ -7,14 +7,14 @@ import type { ParsedParams, Result, RunKind } from '../../shared/protocol';
 import { type Ledger, type RunRow } from '../ledger/ledger';
 import { SnapshotTarget } from '../targets/snapshot';
 import type { Target } from '../targets/target';
-import { runApply, runRollback, runVerify } from './apply';
+import { runApply, runRollback, runVerify, type ApplyOptions } from './apply';
 import { runDryRun, type DryRunOptions } from './dryRun';
 import { addToSummary, evaluateBatch, toRowDiff } from './evaluate';
 import { emptySummary } from '../ledger/ledger';
 import { prepare, rowHasher } from './prepare';
 import { RunControl, type RunOutcome } from './runControl';
 
-const HALTING: string[] = ['SCHEMA_DRIFT', 'QUARANTINE_LIMIT', 'TRANSFORM_TIMEOUT', 'PLAN_STALE', 'PLAN_TAMPERED', 'NON_DETERMINISTIC'];
+const HALTING: string[] = ['SCHEMA_DRIFT', 'CANARY_FAILED', 'QUARANTINE_LIMIT', 'TRANSFORM_TIMEOUT', 'PLAN_STALE', 'PLAN_TAMPERED', 'NON_DETERMINISTIC'];
 
 export class Engine {
   private readonly active = new Map<string, { ctl: RunControl; done: Promise<void>; correctionId: string }>();
@@ -95,16 +95,56 @@ export class Engine {
     const plan = this.ledger.requirePlan(p.planId);
     this.ensureNotBusy(plan.correctionId);
     const batchSize = p.batchSize ?? (JSON.parse(plan.manifest) as { options: { batchSize: number } }).options.batchSize;
+    if (p.restOf) {
+      const canary = this.ledger.requireRun(p.restOf);
+      const co = canary.options as unknown as ApplyOptions;
+      if (canary.kind !== 'apply' || canary.planId !== plan.id || co.canaryPercent === undefined || co.canaryPercent >= 100) {
+        throw new RedressError('RUN_STATE', `--rest-of takes a canary apply run of plan ${plan.id} (apply --canary P); ${p.restOf} is not one.`);
+      }
+      if (canary.status !== 'completed') throw new RedressError('RUN_STATE', `Canary run ${canary.id} is ${canary.status}; the rest can follow only a completed, verified canary.`);
+      const run = this.restRun(canary, { batchSize, ...(p.throttle ? { throttle: p.throttle } : {}) });
+      this.launch(run);
+      return run.id;
+    }
+    const options: ApplyOptions = {
+      batchSize,
+      ...(p.canaryPercent !== undefined ? { canaryPercent: p.canaryPercent } : {}),
+      ...(p.afterCanary ? { afterCanary: p.afterCanary } : {}),
+      ...(p.throttle ? { throttle: p.throttle } : {}),
+    };
     const run = this.ledger.createRun({
       kind: 'apply',
       correctionId: plan.correctionId,
       correctionPath: plan.correctionPath,
       planId: plan.id,
-      options: { batchSize, ...(p.canaryPercent !== undefined ? { canaryPercent: p.canaryPercent } : {}) },
+      options: options as unknown as Record<string, unknown>,
       totalRows: plan.changes,
     });
     this.launch(run);
     return run.id;
+  }
+
+  /** The apply run for every planned row outside a canary's slice. */
+  private restRun(canary: RunRow, o: Partial<ApplyOptions> = {}): RunRow {
+    const co = canary.options as unknown as ApplyOptions;
+    const options: ApplyOptions = { batchSize: o.batchSize ?? co.batchSize, excludeCanaryPercent: co.canaryPercent!, ...(o.throttle ?? co.throttle ? { throttle: o.throttle ?? co.throttle } : {}) };
+    const plan = this.ledger.requirePlan(canary.planId!);
+    return this.ledger.createRun({
+      kind: 'apply',
+      correctionId: canary.correctionId,
+      correctionPath: canary.correctionPath,
+      planId: plan.id,
+      parentRunId: canary.id,
+      options: options as unknown as Record<string, unknown>,
+      totalRows: Math.max(0, plan.changes - canary.counts.scanned),
+    });
+  }
+
+  /** `redress tune`: a new batch size or pause for a running write run, from its next batch on. */
+  tune(runId: string, t: { batchSize?: number; pauseMs?: number }): void {
+    const a = this.active.get(runId);
+    if (!a) throw new RedressError('RUN_STATE', `Run ${runId} is not running; only a running apply or rollback can be tuned.`);
+    a.ctl.tune(t);
   }
 
   async startFollowUp(kind: 'rollback' | 'verify', parentId: string): Promise<string> {
@@ -176,6 +216,7 @@ export class Engine {
 
   private launch(run: RunRow): void {
     const ctl = new RunControl();
+    ctl.note = (msg) => this.log(`run ${run.id}: ${msg}`);
     const entry = { ctl, done: Promise.resolve(), correctionId: run.correctionId };
     this.active.set(run.id, entry);
     entry.done = this.drive(run, ctl).finally(() => this.active.delete(run.id));
@@ -196,7 +237,10 @@ export class Engine {
       }
       return;
     }
-    this.ledger.setStatus(run.id, outcome.status, outcome.status, outcome.message, outcome.data ?? {});
+    // A clean canary that may continue by itself starts the rest of its plan as a run of its own.
+    const rest = run.kind === 'apply' && outcome.data?.canaryVerified !== undefined && (run.options as unknown as ApplyOptions).afterCanary === 'continue' ? this.restRun(this.ledger.requireRun(run.id)) : null;
+    this.ledger.setStatus(run.id, outcome.status, outcome.status, outcome.message, { ...(outcome.data ?? {}), ...(rest ? { restRunId: rest.id } : {}) });
+    if (rest) this.launch(rest);
   }
 }
 

@@ -1,5 +1,6 @@
 // How a running loop learns that a person asked it to pause or cancel, and yields to the event loop.
 import type { RunStatus } from '../../shared/protocol';
+import type { Tuning } from './throttle';
 
 export interface RunOutcome {
   status: Extract<RunStatus, 'completed' | 'paused' | 'cancelled'>;
@@ -9,9 +10,39 @@ export interface RunOutcome {
 
 export class RunControl {
   private requested: 'pause' | 'cancel' | null = null;
+  private tuning: Tuning = {};
+  private wake: (() => void) | null = null;
+  /** Where the loop tells why it waits (the engine logs it). */
+  note: (msg: string) => void = () => {};
 
   request(what: 'pause' | 'cancel'): void {
     if (this.requested !== 'cancel') this.requested = what;
+    this.wake?.();
+  }
+
+  /** `redress tune`: takes effect at the next batch. */
+  tune(t: Tuning): void {
+    this.tuning = { ...this.tuning, ...t };
+  }
+
+  takeTuning(): Tuning {
+    const t = this.tuning;
+    this.tuning = {};
+    return t;
+  }
+
+  /** Waits `ms`, or less when a pause or cancel is asked for; false when one was. */
+  sleep(ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wake = null;
+        resolve(this.requested === null);
+      };
+      const timer = setTimeout(done, ms);
+      this.wake = done;
+      if (this.requested !== null) done();
+    });
   }
 
   /** Checked between batches: a batch is never cut in half. */

@@ -63,6 +63,11 @@ export function makeHandlers(d: { engine: Engine; ledger: Ledger; workspace: str
     snapshot: (p) => snapshotRequest(engine.target, d.workspace, p),
     dryRun: async (p) => ({ runId: await engine.startDryRun(p) }),
     apply: async (p) => ({ runId: await engine.startApply(p) }),
+    tune: (p) => {
+      ledger.requireRun(p.runId);
+      engine.tune(p.runId, { ...(p.batchSize !== undefined ? { batchSize: p.batchSize } : {}), ...(p.pauseMs !== undefined ? { pauseMs: p.pauseMs } : {}) });
+      return { runId: p.runId };
+    },
     rollback: async (p) => ({ runId: await engine.startFollowUp('rollback', p.runId) }),
     verify: async (p) => ({ runId: await engine.startFollowUp('verify', p.runId) }),
     resume: (p) => ({ runId: engine.resume(p.runId) }),

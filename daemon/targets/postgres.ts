@@ -376,6 +376,43 @@ export class PostgresTarget implements Target {
     return out;
   }
 
+  // ---------- throttling ----------
+
+  async healthCheck(o: { healthQuery?: string; maxTransactionAgeS?: number; maxReplicationLagS?: number }): Promise<string | null> {
+    if (o.healthQuery) {
+      let r: pg.QueryResult;
+      try {
+        r = await this.withRetry('running the throttle query', () => this.pool.query({ text: o.healthQuery!, rowMode: 'array' }));
+      } catch (e) {
+        throw new RedressError('TARGET', `The throttle query failed: ${(e as Error).message}. Fix it (it must return one row whose first column is true while writes should wait), then resume.`);
+      }
+      const row = r.rows[0] as unknown[] | undefined;
+      const v = row?.[0];
+      if (v === true || v === 't' || v === 1 || v === '1' || v === 1n) return `the throttle query says wait${row!.length > 1 && row![1] !== null ? `: ${String(row![1])}` : ''}`;
+    }
+    if (o.maxTransactionAgeS !== undefined) {
+      const r = await this.withRetry('checking for long transactions', () =>
+        this.pool.query<{ pid: number; age: number; state: string }>(
+          `SELECT pid, extract(epoch FROM now() - xact_start)::float8 AS age, state FROM pg_stat_activity
+           WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid() AND application_name <> 'redress' AND backend_type = 'client backend'
+           ORDER BY xact_start LIMIT 1`,
+        ),
+      );
+      const t = r.rows[0];
+      if (t && t.age > o.maxTransactionAgeS) return `a transaction (pid ${t.pid}, ${t.state}) has been open ${t.age.toFixed(1)}s, more than ${o.maxTransactionAgeS}s`;
+    }
+    if (o.maxReplicationLagS !== undefined) {
+      const r = await this.withRetry('checking replication lag', () =>
+        this.pool.query<{ name: string; lag: number | null }>(
+          `SELECT application_name AS name, extract(epoch FROM greatest(write_lag, flush_lag, replay_lag))::float8 AS lag FROM pg_stat_replication ORDER BY 2 DESC NULLS LAST LIMIT 1`,
+        ),
+      );
+      const l = r.rows[0];
+      if (l && l.lag !== null && l.lag > o.maxReplicationLagS) return `replica ${l.name} lags ${l.lag.toFixed(1)}s, more than ${o.maxReplicationLagS}s`;
+    }
+    return null;
+  }
+
   // ---------- compare-and-set writes ----------
 
   async casWrite(scan: Scan, schema: TableSchema, writes: CasWrite[], hashRow: (row: StoredRow) => string): Promise<CasOutcome[]> {

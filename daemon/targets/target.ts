@@ -63,6 +63,11 @@ export interface Target {
   typeMatches(column: Column, expected: string): boolean;
   /** Canonical string of a stored value of this column (JSON columns compare canonically). */
   canonical(column: Column, v: StoredValue): string;
+  /**
+   * Whether writes should wait now (throttling): null to go on, or the reason to wait. Runs the
+   * configured health query and built-in checks (long transactions, replication lag) where it can.
+   */
+  healthCheck?(o: { healthQuery?: string; maxTransactionAgeS?: number; maxReplicationLagS?: number }): Promise<string | null>;
   /** All writes in one transaction, after checking the fingerprint (throws SCHEMA_DRIFT). */
   casWrite(scan: Scan, schema: TableSchema, writes: CasWrite[], hashRow: (row: StoredRow) => string): Promise<CasOutcome[]>;
   close(): Promise<void>;

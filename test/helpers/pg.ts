@@ -86,6 +86,8 @@ export interface PgEngine {
   engine: Engine;
   ledger: Ledger;
   target: PostgresTarget;
+  /** What the engine logged (run notes such as throttling waits). */
+  logs: string[];
   correction(name: string, source: string): string;
   /** Runs to its end and returns the run; `start` returns a run id. */
   run(start: Promise<string> | string): Promise<RunRow>;
@@ -97,12 +99,14 @@ export async function pgEngine(s: PgSchema, o?: PostgresOptions): Promise<PgEngi
   mkdirSync(join(dir, 'corrections'));
   const target = await s.target(o);
   const ledger = new Ledger(join(dir, 'ledger.sqlite'));
-  const engine = new Engine(ledger, target, dir);
+  const logs: string[] = [];
+  const engine = new Engine(ledger, target, dir, (m) => logs.push(m));
   return {
     dir,
     engine,
     ledger,
     target,
+    logs,
     correction(name, source) {
       const p = join(dir, 'corrections', `${name}.correction.ts`);
       writeFileSync(p, source);
