@@ -59,17 +59,25 @@ async function follow(c: DaemonClient, runId: string, label: string): Promise<Ru
   process.on('SIGINT', onSigint);
   try {
     const final = await new Promise<RunSummary>((resolveRun, reject) => {
-      c.onClose = reject;
-      const check = async () => {
-        const r = await c.request('run', { runId });
-        if (FINAL_STATUSES.includes(r.status) || r.status === 'paused' || r.status === 'interrupted') resolveRun(r);
+      let settled = false;
+      const fail = (e: unknown) => {
+        if (!settled) reject(e);
       };
+      c.onClose = fail;
+      // Every path ends in fail() or resolveRun(): nothing is left to reject unhandled after the end.
+      const check = () =>
+        c.request('run', { runId }).then((r) => {
+          if (!settled && (FINAL_STATUSES.includes(r.status) || r.status === 'paused' || r.status === 'interrupted')) {
+            settled = true;
+            resolveRun(r);
+          }
+        }, fail);
       c.onEvent((e) => {
-        if (e.runId !== runId) return;
+        if (e.runId !== runId || settled) return;
         if (e.kind === 'progress') bar.update(e.data as { counts: { scanned: number } });
-        if (['completed', 'failed', 'halted', 'cancelled', 'paused', 'interrupted'].includes(e.kind)) check().catch(reject);
+        if (['completed', 'failed', 'halted', 'cancelled', 'paused', 'interrupted'].includes(e.kind)) void check();
       });
-      c.request('subscribe', { runId, fromSeq: 0 }).then(() => check(), reject);
+      c.request('subscribe', { runId, fromSeq: 0 }).then(check, fail);
     });
     bar.stop();
     return final;

@@ -9,7 +9,7 @@ import type { Ledger, PlanRow, PlanRowRecord, RunRow } from '../ledger/ledger';
 import { schemaDrift } from '../targets/schemaDrift';
 import type { CasOutcome, CasWrite, Scan, StoredRow, TableSchema, Target } from '../targets/target';
 import { planContentHash } from './planHash';
-import { rowHasher } from './prepare';
+import { rowTokenizer } from './prepare';
 import type { RunControl, RunOutcome } from './runControl';
 import { maxBatchSizeOf, Throttle, type ThrottleOptions } from './throttle';
 
@@ -95,7 +95,8 @@ async function casLoop(
   batchSize: number,
   throttle?: Throttle,
 ): Promise<RunOutcome> {
-  const hashRow = rowHasher(target, pc.schema);
+  const tokens = rowTokenizer(target, pc.schema);
+  const hashRow = (row: StoredRow) => tokens([row])[0]!;
   const counts = run.counts;
   const apply: ApplyCounts = run.apply;
   let lastSeq = (run.cursor as number | null) ?? -1;
@@ -171,7 +172,7 @@ export async function runApply(ledger: Ledger, target: Target, run: RunRow, ctl:
 
 /** Re-reads the rows an apply run wrote: how many were checked, and the keys of those not in the after-state. */
 async function verifyApplied(ledger: Ledger, target: Target, applyRun: RunRow, pc: PlanContext): Promise<{ checked: number; differing: unknown[] }> {
-  const hashRow = rowHasher(target, pc.schema);
+  const tokens = rowTokenizer(target, pc.schema);
   const rowsOf = appliedRows(ledger, applyRun);
   const differing: unknown[] = [];
   let checked = 0;
@@ -181,10 +182,13 @@ async function verifyApplied(ledger: Ledger, target: Target, applyRun: RunRow, p
     after = scannedTo;
     if (rows.length === 0) continue;
     const current = await target.readKeys(pc.scan, pc.schema, rows.map((r) => (JSON.parse(r.key) as WireValue[]).map(fromWire)));
+    const found = current.filter((c): c is StoredRow => c !== undefined);
+    const foundTokens = tokens(found);
+    const tokenOf = new Map(found.map((c, j) => [c, foundTokens[j]!]));
     rows.forEach((r, i) => {
       checked++;
       const row = current[i];
-      if (!row || hashRow(row) !== r.after_hash) differing.push(JSON.parse(r.key));
+      if (!row || tokenOf.get(row) !== r.after_hash) differing.push(JSON.parse(r.key));
     });
   }
   return { checked, differing };
@@ -243,7 +247,7 @@ export async function runVerify(ledger: Ledger, target: Target, run: RunRow, ctl
   const subject = ledger.requireRun(run.parentRunId!);
   const applyRun = subject.kind === 'rollback' ? ledger.requireRun(subject.parentRunId!) : subject;
   const pc = planContext(ledger.requirePlan(applyRun.planId!));
-  const hashRow = rowHasher(target, pc.schema);
+  const tokens = rowTokenizer(target, pc.schema);
   const rowsOf = appliedRows(ledger, applyRun, { withUncheckpointedBatch: subject.kind === 'rollback' });
   const rolledBackSkip = subject.kind === 'rollback' ? ledger.outcomes(subject.id) : new Map<number, string>();
   const rollbackUpTo = subject.kind === 'rollback' ? ((subject.cursor as number | null) ?? -1) : Infinity;
@@ -261,13 +265,16 @@ export async function runVerify(ledger: Ledger, target: Target, run: RunRow, ctl
     if (rows.length === 0) continue;
     const keys = rows.map((r) => (JSON.parse(r.key) as WireValue[]).map(fromWire));
     const current = await target.readKeys(pc.scan, pc.schema, keys);
+    const found = current.filter((c): c is StoredRow => c !== undefined);
+    const foundTokens = tokens(found);
+    const tokenOf = new Map(found.map((c, j) => [c, foundTokens[j]!]));
     rows.forEach((r, i) => {
       const restored = subject.kind === 'rollback' && r.seq <= rollbackUpTo && !['drifted', 'missing'].includes(rolledBackSkip.get(r.seq) ?? '');
       if (subject.kind === 'rollback' && !restored) return;
       const want = restored ? r.before_hash : r.after_hash;
       const row: StoredRow | undefined = current[i];
       counts.scanned++;
-      if (row && hashRow(row) === want) {
+      if (row && tokenOf.get(row) === want) {
         counts.unchanged++;
         apply.applied++;
       } else {

@@ -7,7 +7,7 @@ import type { Target } from '../targets/target';
 import { schemaDrift } from '../targets/schemaDrift';
 import { addToSummary, evaluateBatch } from './evaluate';
 import { planContentHash, planIdOf } from './planHash';
-import { prepare, rowHasher } from './prepare';
+import { prepare, rowTokenizer } from './prepare';
 import type { RunControl, RunOutcome } from './runControl';
 
 /** Every 8th row is evaluated twice, in another order, to catch non-deterministic transforms. */
@@ -28,7 +28,7 @@ export async function runDryRun(ledger: Ledger, target: Target, run: RunRow, ctl
   const p = await prepare(run.correctionPath, target, { seed: o.seed, now: o.now, params: o.params }, o.codeHash);
   try {
     if (p.schema.fingerprint !== o.fingerprint) throw new RedressError('SCHEMA_DRIFT', `The schema of "${p.scan.table}" changed since this dry-run started. Start a new dry-run.`);
-    const hashRow = rowHasher(target, p.schema);
+    const tokens = rowTokenizer(target, p.schema);
     const counts = run.counts;
     let cursor = run.cursor ? (run.cursor as WireValue[]).map(fromWire) : null;
     let batches = run.batchesDone;
@@ -40,7 +40,7 @@ export async function runDryRun(ledger: Ledger, target: Target, run: RunRow, ctl
       const rows = await target.readRange(p.scan, p.schema, cursor, o.batchSize);
       if (rows.length === 0) break;
       const base = counts.scanned;
-      const evs = await evaluateBatch(p, target, hashRow, rows, (i) => (base + i) % RECHECK_EVERY === 0);
+      const evs = await evaluateBatch(p, target, tokens, rows, (i) => (base + i) % RECHECK_EVERY === 0);
       addToSummary(counts, evs);
       const planRows: PlanRowRecord[] = [];
       evs.forEach((e, i) => {

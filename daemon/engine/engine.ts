@@ -11,7 +11,7 @@ import { runApply, runRollback, runVerify, type ApplyOptions } from './apply';
 import { runDryRun, type DryRunOptions } from './dryRun';
 import { addToSummary, evaluateBatch, toRowDiff } from './evaluate';
 import { emptySummary } from '../ledger/ledger';
-import { prepare, rowHasher } from './prepare';
+import { prepare, rowTokenizer } from './prepare';
 import { RunControl, type RunOutcome } from './runControl';
 
 const HALTING: string[] = ['SCHEMA_DRIFT', 'CANARY_FAILED', 'QUARANTINE_LIMIT', 'TRANSFORM_TIMEOUT', 'PLAN_STALE', 'PLAN_TAMPERED', 'NON_DETERMINISTIC'];
@@ -50,7 +50,7 @@ export class Engine {
       try {
         const n = p.sampleSize ?? prep.manifest.options.sampleSize;
         const rows = await target.sample(prep.scan, prep.schema, n, p.seed ?? 1);
-        const evs = await evaluateBatch(prep, target, rowHasher(target, prep.schema), rows, () => true);
+        const evs = await evaluateBatch(prep, target, rowTokenizer(target, prep.schema), rows, () => true);
         const summary = emptySummary();
         addToSummary(summary, evs);
         return {
@@ -67,7 +67,6 @@ export class Engine {
       if (target !== this.target) await target.close();
     }
   }
-
 
   async startDryRun(p: ParsedParams<'dryRun'>): Promise<string> {
     const file = resolve(this.workspace, p.correction);

@@ -20,7 +20,7 @@ export interface Evaluated {
 export async function evaluateBatch(
   p: Prepared,
   target: Target,
-  hashRow: (r: StoredRow) => string,
+  tokens: (rows: StoredRow[]) => string[],
   rows: StoredRow[],
   recheck: (i: number) => boolean,
 ): Promise<Evaluated[]> {
@@ -56,6 +56,7 @@ export async function evaluateBatch(
     }
   });
 
+  const changedIdx: number[] = [];
   if (candidates.length) {
     const normalized = await target.normalize(schema, candidates.map((c) => c.patch));
     const cols = new Map(schema.columns.map((c) => [c.name, c]));
@@ -76,9 +77,28 @@ export async function evaluateBatch(
         out[i] = { key, status: 'unchanged', changes: {} };
         return;
       }
-      const after: StoredRow = { ...before };
-      for (const [col, ch] of Object.entries(changes)) after[col] = ch.after;
-      out[i] = { key, status: 'changed', changes, beforeHash: hashRow(before), afterHash: hashRow(after) };
+      out[i] = { key, status: 'changed', changes };
+      changedIdx.push(i);
+    });
+  }
+  if (changedIdx.length) {
+    // Compare-and-set tokens of the before- and after-state of every changed row, a batch at a time.
+    const befores = changedIdx.map((i) => rows[i]!);
+    const afters = changedIdx.map((i) => {
+      const after: StoredRow = { ...rows[i]! };
+      for (const [col, ch] of Object.entries(out[i]!.changes)) after[col] = ch.after;
+      return after;
+    });
+    const bt = tokens(befores);
+    const at = tokens(afters);
+    changedIdx.forEach((i, j) => {
+      if (bt[j] === at[j]) {
+        // Compare-and-set could not tell the written row from the unwritten one: never plan that.
+        out[i] = { key: out[i]!.key, status: 'quarantined', changes: {}, reason: `the change (${Object.keys(out[i]!.changes).join(', ')}) is invisible to ${target.kind}'s row comparison, so it cannot be applied exactly once` };
+        return;
+      }
+      out[i]!.beforeHash = bt[j]!;
+      out[i]!.afterHash = at[j]!;
     });
   }
   return out;

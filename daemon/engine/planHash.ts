@@ -14,9 +14,8 @@ export function planContentHash(ledger: Ledger, dryRunId: string, h: PlanHeader)
   const hash = createHash('sha256');
   hash.update(JSON.stringify(['redress-plan/1', h.codeHash, h.manifest, h.fingerprint, h.target]));
   let changes = 0;
-  for (const r of ledger.iteratePlanRows(dryRunId, 'changed')) {
-    hash.update('\n');
-    hash.update(`${r.seq}\u0000${r.key}\u0000${r.before_hash}\u0000${r.after_hash}\u0000${r.before}\u0000${r.after}`);
+  for (const line of ledger.planHashLines(dryRunId)) {
+    hash.update('\n' + line);
     changes++;
   }
   return { hash: hash.digest('hex'), changes };

@@ -111,6 +111,13 @@ export function rowHasher(target: Target, schema: TableSchema): (row: StoredRow)
   return (row) => rowHash(cols.map((c) => target.canonical(c, row[c.name] ?? null)));
 }
 
+/** Compare-and-set tokens for a batch of rows: the target's own when it has them, else the row hash. */
+export function rowTokenizer(target: Target, schema: TableSchema): (rows: StoredRow[]) => string[] {
+  if (target.rowTokens) return (rows) => target.rowTokens!(schema, rows);
+  const hash = rowHasher(target, schema);
+  return (rows) => rows.map(hash);
+}
+
 export function keyOf(row: StoredRow, key: string[]): KeyTuple {
   return key.map((k) => row[k] ?? null);
 }

@@ -231,7 +231,7 @@ export class Ledger {
   // ---------- plans ----------
 
   insertPlanRows(runId: string, rows: PlanRowRecord[]): void {
-    const ins = this.db.prepare('INSERT OR REPLACE INTO plan_rows (run_id, seq, status, key, before_hash, after_hash, before, after, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    const ins = this.stmt('INSERT OR REPLACE INTO plan_rows (run_id, seq, status, key, before_hash, after_hash, before, after, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
     for (const r of rows) ins.run(runId, r.seq, r.status, r.key, r.before_hash, r.after_hash, r.before, r.after, r.reason);
   }
 
@@ -239,14 +239,29 @@ export class Ledger {
   planRows(runId: string, afterSeq: number, limit: number, status?: string): PlanRowRecord[] {
     return (
       status
-        ? this.db.prepare('SELECT seq, status, key, before_hash, after_hash, before, after, reason FROM plan_rows WHERE run_id = ? AND seq > ? AND status = ? ORDER BY seq LIMIT ?').all(runId, afterSeq, status, limit)
-        : this.db.prepare('SELECT seq, status, key, before_hash, after_hash, before, after, reason FROM plan_rows WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?').all(runId, afterSeq, limit)
+        ? this.stmt('SELECT seq, status, key, before_hash, after_hash, before, after, reason FROM plan_rows WHERE run_id = ? AND seq > ? AND status = ? ORDER BY seq LIMIT ?').all(runId, afterSeq, status, limit)
+        : this.stmt('SELECT seq, status, key, before_hash, after_hash, before, after, reason FROM plan_rows WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?').all(runId, afterSeq, limit)
     ) as PlanRowRecord[];
   }
 
-  *iteratePlanRows(runId: string, status: string): Generator<PlanRowRecord> {
-    yield* this.db.prepare('SELECT seq, status, key, before_hash, after_hash, before, after, reason FROM plan_rows WHERE run_id = ? AND status = ? ORDER BY seq').iterate(runId, status) as Iterable<PlanRowRecord>;
+  /** The text the plan hash covers, one string per changed row in seq order (raw mode: no objects). */
+  *planHashLines(runId: string): Generator<string> {
+    const st = this.stmt(
+      `SELECT seq || char(0) || key || char(0) || before_hash || char(0) || after_hash || char(0) || before || char(0) || after FROM plan_rows WHERE run_id = ? AND status = 'changed' ORDER BY seq`,
+    ).raw(true);
+    for (const [line] of st.iterate(runId) as Iterable<[string]>) yield line;
   }
+
+  private readonly stmts = new Map<string, Database.Statement>();
+  private stmt(sql: string): Database.Statement {
+    let st = this.stmts.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.stmts.set(sql, st);
+    }
+    return st;
+  }
+
 
   insertPlan(p: PlanRow): void {
     this.db

@@ -20,6 +20,25 @@ export function affinity(declared: string): 'INTEGER' | 'TEXT' | 'BLOB' | 'REAL'
 
 const isJsonColumn = (c: Column) => /JSON/i.test(c.type);
 
+/**
+ * A row's compare-and-set token, computed by SQLite itself: every column through quote(), which keeps
+ * the storage class (5 and 5.0 and '5' differ), NULL apart from '', text exactly, reals to 17 digits.
+ * Computed natively while reading, so compare-and-set runs as one set-based UPDATE per batch.
+ */
+export function tokenExpr(columns: Column[], alias = ''): string {
+  const a = alias ? `${alias}.` : '';
+  return columns
+    .map((c) => {
+      const col = `${a}${q(c.name)}`;
+      // quote() prints -0.0 as 0.0; atan2 tells the zeros apart. TEXT columns never hold a real.
+      return affinity(c.type) === 'TEXT' ? `quote(${col})` : `quote(${col}) || CASE WHEN ${col} = 0 AND typeof(${col}) = 'real' AND atan2(${col}, -1) < 0 THEN '-' ELSE '' END`;
+    })
+    .join(` || ',' || `);
+}
+
+/** SQLite's limit on bound parameters in one statement (SQLITE_MAX_VARIABLE_NUMBER since 3.32). */
+const MAX_PARAMS = 32766;
+
 export class SqliteTarget implements Target {
   readonly kind = 'sqlite' as const;
   readonly description: string;
@@ -27,6 +46,8 @@ export class SqliteTarget implements Target {
   /** In-memory scratch database: SQLite itself tells what a value becomes in a column. */
   private readonly scratch = new Database(':memory:', sqliteOptions());
   private readonly stmtCache = new Map<string, Database.Statement>();
+  /** The token of each row this target read, computed by SQLite in the same SELECT. */
+  private readonly tokens = new WeakMap<StoredRow, string>();
 
   constructor(readonly path: string, opts: { readonly?: boolean } = {}) {
     this.description = `sqlite:${path}`;
@@ -97,30 +118,85 @@ export class SqliteTarget implements Target {
   }
 
   async readRange(scan: Scan, schema: TableSchema, after: KeyTuple | null, limit: number): Promise<StoredRow[]> {
-    const cols = schema.columns.map((c) => q(c.name)).join(', ');
     const keyList = scan.key.map(q).join(', ');
     const tuple = scan.key.length > 1 ? `(${keyList})` : keyList;
     const marks = scan.key.length > 1 ? `(${scan.key.map(() => '?').join(', ')})` : '?';
-    const sql = `SELECT ${cols} FROM ${q(scan.table)}${this.whereClause(scan, after ? `${tuple} > ${marks}` : undefined)} ORDER BY ${keyList} LIMIT ?`;
-    return this.stmt(sql).all(...(after ? after.map(bindable) : []), limit) as StoredRow[];
+    const sql = `SELECT ${this.selectList(schema)} FROM ${q(scan.table)}${this.whereClause(scan, after ? `${tuple} > ${marks}` : undefined)} ORDER BY ${keyList} LIMIT ?`;
+    return this.rowsOf(schema, this.readStmt(sql).all(...(after ? after.map(bindable) : []), limit) as unknown[][]);
   }
 
   async readKeys(scan: Scan, schema: TableSchema, keys: KeyTuple[]): Promise<(StoredRow | undefined)[]> {
-    const s = this.keyLookup(scan, schema);
-    return keys.map((k) => s.get(...k.map(bindable)) as StoredRow | undefined);
+    const s = this.readStmt(`SELECT ${this.selectList(schema)} FROM ${q(scan.table)} WHERE ${scan.key.map((k) => `${q(k)} IS ?`).join(' AND ')}`);
+    return keys.map((k) => {
+      const r = s.get(...k.map(bindable)) as unknown[] | undefined;
+      return r ? this.rowsOf(schema, [r])[0] : undefined;
+    });
   }
 
-  private keyLookup(scan: Scan, schema: TableSchema): Database.Statement {
-    const cols = schema.columns.map((c) => q(c.name)).join(', ');
-    return this.stmt(`SELECT ${cols} FROM ${q(scan.table)} WHERE ${scan.key.map((k) => `${q(k)} IS ?`).join(' AND ')}`);
+  /** Every column, then the row's token. */
+  private selectList(schema: TableSchema): string {
+    return `${schema.columns.map((c) => q(c.name)).join(', ')}, ${tokenExpr(schema.columns)}`;
+  }
+
+  private readStmt(sql: string): Database.Statement {
+    const key = 'raw:' + sql;
+    let st = this.stmtCache.get(key);
+    if (!st) {
+      st = this.db.prepare(sql).raw(true);
+      this.stmtCache.set(key, st);
+    }
+    return st;
+  }
+
+  /** Rows from raw arrays (columns, then token); the token is remembered for rowTokens. */
+  private rowsOf(schema: TableSchema, raw: unknown[][]): StoredRow[] {
+    const cols = schema.columns;
+    return raw.map((a) => {
+      const row: StoredRow = {};
+      for (let i = 0; i < cols.length; i++) row[cols[i]!.name] = a[i] as StoredValue;
+      this.tokens.set(row, a[cols.length] as string);
+      return row;
+    });
+  }
+
+  rowTokens(schema: TableSchema, rows: StoredRow[]): string[] {
+    const out: string[] = new Array(rows.length);
+    const missing: number[] = [];
+    rows.forEach((r, i) => {
+      const t = this.tokens.get(r);
+      if (t === undefined) missing.push(i);
+      else out[i] = t;
+    });
+    if (missing.length) {
+      // Rows the engine built (after-states): SQLite computes their tokens from the same values.
+      const cols = schema.columns;
+      const perRow = cols.length;
+      // Fixed-size statements (and one for the tail), so a batch reuses prepared statements.
+      const chunk = Math.max(1, Math.min(256, Math.floor(MAX_PARAMS / perRow)));
+      for (let start = 0; start < missing.length; start += chunk) {
+        const part = missing.slice(start, start + chunk);
+        const values = part.map(() => `(${cols.map(() => '?').join(', ')})`).join(', ');
+        const names = cols.map((_, i) => `c${i}`);
+        const sql = `WITH v(${names.join(', ')}) AS (VALUES ${values}) SELECT ${tokenExpr(cols.map((c, i) => ({ ...c, name: names[i]! })), 'v')} FROM v`;
+        const args: unknown[] = [];
+        for (const i of part) for (const c of cols) args.push(bindable(rows[i]![c.name] ?? null));
+        let st = this.tokenStmts.get(sql);
+        if (!st) {
+          st = this.scratch.prepare(sql).raw(true);
+          this.tokenStmts.set(sql, st);
+        }
+        const toks = st.all(...args) as [string][];
+        part.forEach((i, j) => (out[i] = toks[j]![0]));
+      }
+    }
+    return out;
   }
 
   async sample(scan: Scan, schema: TableSchema, n: number, seed: number): Promise<StoredRow[]> {
-    const cols = schema.columns.map((c) => q(c.name)).join(', ');
     const keyList = scan.key.map(q).join(', ');
     // Seeded uniform sample: order by a hash of (seed, key), then show the sample in key order.
-    const sql = `SELECT * FROM (SELECT ${cols} FROM ${q(scan.table)}${this.whereClause(scan)} ORDER BY redress_sample(?, ${keyList}) LIMIT ?) ORDER BY ${keyList}`;
-    return this.stmt(sql).all(seed, n) as StoredRow[];
+    const sql = `SELECT * FROM (SELECT ${this.selectList(schema)} FROM ${q(scan.table)}${this.whereClause(scan)} ORDER BY redress_sample(?, ${keyList}) LIMIT ?) ORDER BY ${keyList}`;
+    return this.rowsOf(schema, this.readStmt(sql).all(seed, n) as unknown[][]);
   }
 
   toFriendly(_column: Column, v: StoredValue): unknown {
@@ -174,6 +250,7 @@ export class SqliteTarget implements Target {
     return out;
   }
   private readonly scratchStmts = new Map<string, { insert: Database.Statement }>();
+  private readonly tokenStmts = new Map<string, Database.Statement>();
 
   typeMatches(column: Column, expected: string): boolean {
     const a = affinity(column.type);
@@ -212,25 +289,80 @@ export class SqliteTarget implements Target {
     return canonical(v);
   }
 
-  async casWrite(scan: Scan, schema: TableSchema, writes: CasWrite[], hashRow: (row: StoredRow) => string): Promise<CasOutcome[]> {
-    const lookup = this.keyLookup(scan, schema);
-    const run = this.db.transaction((): CasOutcome[] => {
+  /**
+   * One transaction: check the fingerprint, then per group of rows that set the same columns, load the
+   * writes into a temp table and run one set-based UPDATE whose WHERE compares each row's token with
+   * the planned one. Only when some row does not match is the batch looked at row by row.
+   */
+  async casWrite(scan: Scan, schema: TableSchema, writes: CasWrite[]): Promise<CasOutcome[]> {
+    const out: CasOutcome[] = new Array(writes.length).fill('written');
+    const run = this.db.transaction(() => {
       // Checked inside the write transaction: nothing can change the schema until we commit.
       const now = this.tableSchemaSync(scan.table);
       if (now.fingerprint !== schema.fingerprint) throw schemaDrift(schema, now);
-      return writes.map((w) => {
-        const current = lookup.get(...w.key.map(bindable)) as StoredRow | undefined;
-        if (!current) return 'missing';
-        const h = hashRow(current);
-        if (h === w.doneHash) return 'already';
-        if (h !== w.expectHash) return 'drifted';
-        const setCols = Object.keys(w.set);
-        const upd = this.stmt(`UPDATE ${q(scan.table)} SET ${setCols.map((c) => `${q(c)} = ?`).join(', ')} WHERE ${scan.key.map((k) => `${q(k)} IS ?`).join(' AND ')}`);
-        upd.run(...setCols.map((c) => bindable(w.set[c])), ...w.key.map(bindable));
-        return 'written';
+      const groups = new Map<string, number[]>();
+      writes.forEach((w, i) => {
+        const k = Object.keys(w.set).join('\u0000');
+        const g = groups.get(k);
+        if (g) g.push(i);
+        else groups.set(k, [i]);
       });
+      for (const [k, idx] of groups) this.casGroup(scan, schema, k.split('\u0000'), writes, idx, out);
     });
-    return run.immediate();
+    run.immediate();
+    return out;
+  }
+
+  private casGroup(scan: Scan, schema: TableSchema, setCols: string[], writes: CasWrite[], idx: number[], out: CasOutcome[]): void {
+    const nk = scan.key.length;
+    const nv = setCols.length;
+    const p = `redress_cas_${nk}_${nv}`;
+    const keyCols = scan.key.map((_, i) => `k${i}`);
+    const valCols = setCols.map((_, i) => `v${i}`);
+    this.db.exec(`CREATE TEMP TABLE IF NOT EXISTS ${p} (i INTEGER PRIMARY KEY, ${[...keyCols, 'expect', 'done', ...valCols].join(', ')}); DELETE FROM temp.${p};`);
+    const perRow = 1 + nk + 2 + nv;
+    const chunk = Math.floor(MAX_PARAMS / perRow);
+    for (let start = 0; start < idx.length; start += chunk) {
+      const part = idx.slice(start, start + chunk);
+      const ins = this.stmt(`INSERT INTO temp.${p} VALUES ${Array.from({ length: part.length }, () => `(${Array(perRow).fill('?').join(',')})`).join(',')}`);
+      const args: unknown[] = [];
+      for (const i of part) {
+        const w = writes[i]!;
+        args.push(i);
+        for (const k of w.key) args.push(bindable(k));
+        args.push(w.expectHash, w.doneHash);
+        for (const c of setCols) args.push(bindable(w.set[c] ?? null));
+      }
+      ins.run(...args);
+    }
+    const t = q(scan.table);
+    const keyMatch = scan.key.map((k, i) => `${t}.${q(k)} = ${p}.k${i}`).join(' AND ');
+    const keyIn = nk === 1 ? `${t}.${q(scan.key[0]!)} IN (SELECT k0 FROM temp.${p})` : `(${scan.key.map((k) => `${t}.${q(k)}`).join(', ')}) IN (SELECT ${keyCols.join(', ')} FROM temp.${p})`;
+    const upd = this.stmt(
+      `UPDATE ${t} SET ${setCols.map((c, i) => `${q(c)} = ${p}.v${i}`).join(', ')} FROM temp.${p} WHERE ${keyMatch} AND ${keyIn} AND ${tokenExpr(schema.columns, t)} = ${p}.expect`,
+    );
+    const mismatch = new Error('not every row matched');
+    const attempt = this.db.transaction(() => {
+      if (upd.run().changes !== idx.length) throw mismatch;
+    });
+    try {
+      attempt();
+      return;
+    } catch (e) {
+      if (e !== mismatch) throw e;
+    }
+    // Some rows moved on: say which, keep only the matching ones, and write those.
+    const classify = this.stmt(
+      `SELECT ${p}.i AS i, ${t}.${q(scan.key[0]!)} IS NULL AS missing, ${tokenExpr(schema.columns, t)} AS tok, ${p}.expect AS expect, ${p}.done AS done FROM temp.${p} LEFT JOIN ${t} ON ${keyMatch}`,
+    );
+    const drop = this.stmt(`DELETE FROM temp.${p} WHERE i = ?`);
+    for (const r of classify.all() as { i: bigint; missing: bigint; tok: string | null; expect: string; done: string }[]) {
+      const i = Number(r.i);
+      const o: CasOutcome = r.missing === 1n ? 'missing' : r.tok === r.expect ? 'written' : r.tok === r.done ? 'already' : 'drifted';
+      out[i] = o;
+      if (o !== 'written') drop.run(i);
+    }
+    upd.run();
   }
 
   /** For tests and the demo: run SQL on the target directly. */

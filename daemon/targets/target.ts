@@ -28,7 +28,10 @@ export interface Scan {
   correctionId?: string;
 }
 
-/** One compare-and-set write: set `set` on the row with `key` only if the row hashes to `expectHash`. */
+/**
+ * One compare-and-set write: set `set` on the row with `key` only if the row's token (see
+ * Target.rowTokens: a hash, or the target's own canonical rendering of the row) is `expectHash`.
+ */
 export interface CasWrite {
   key: KeyTuple;
   expectHash: string;
@@ -61,6 +64,11 @@ export interface Target {
   normalize(schema: TableSchema, rows: Record<string, unknown>[]): Promise<(StoredRow | ValueFitError)[]>;
   /** Whether a column can hold what a correction declared in `expects`. */
   typeMatches(column: Column, expected: string): boolean;
+  /**
+   * The compare-and-set token of each row: equal exactly when the rows are the same. Without it the
+   * engine hashes every column's canonical value (rowHash).
+   */
+  rowTokens?(schema: TableSchema, rows: StoredRow[]): string[];
   /** Canonical string of a stored value of this column (JSON columns compare canonically). */
   canonical(column: Column, v: StoredValue): string;
   /**
