@@ -64,7 +64,9 @@ export function renderTableTypes(t: TableInfo, kind: 'sqlite' | 'postgres', targ
     '/// <reference path="./redress.d.ts" />',
     '',
     `/** A row of "${t.table}"${t.uniqueKeys[0] ? `; key: ${t.uniqueKeys[0].join(', ')}` : ''}. */`,
-    `export interface ${rowTypeName(t.table)} {`,
+    // A type alias, not an interface: defineCorrection<R extends Record<string, unknown>> needs the
+    // implicit index signature that only object literal types have.
+    `export type ${rowTypeName(t.table)} = {`,
   ];
   for (const c of t.columns) {
     const { type, note } = tsType(kind, c.type);
@@ -72,7 +74,7 @@ export function renderTableTypes(t: TableInfo, kind: 'sqlite' | 'postgres', targ
     lines.push(`  /** ${doc} */`);
     lines.push(`  ${ident(c.name)}: ${type}${c.notNull ? '' : ' | null'};`);
   }
-  lines.push('}', '', `export type ${rowTypeName(t.table).replace(/Row$/, 'Column')} = keyof ${rowTypeName(t.table)};`, '');
+  lines.push('};', '', `export type ${rowTypeName(t.table).replace(/Row$/, 'Column')} = keyof ${rowTypeName(t.table)};`, '');
   return lines.join('\n');
 }
 

@@ -155,7 +155,7 @@ export function redressTests(): void {
       assert.ok(file, JSON.stringify(api.lastError));
       assert.ok(existsSync(file));
       const types = join(folder(), 'corrections', 'types', 'movies.ts');
-      assert.match(readFileSync(types, 'utf8'), /export interface MoviesRow \{[\s\S]*release_date: string \| null;/);
+      assert.match(readFileSync(types, 'utf8'), /export type MoviesRow = \{[\s\S]*release_date: string \| null;/);
       assert.ok(existsSync(join(folder(), 'corrections', 'types', 'redress.d.ts')));
       assert.match(readFileSync(file, 'utf8'), /defineCorrection<MoviesRow>/);
       const check = (await vscode.commands.executeCommand('redress.checkCorrection', vscode.Uri.file(file))) as { ok: boolean } | undefined;

@@ -1,13 +1,15 @@
-// `npm run test:e2e`: the Redress extension inside a real VS Code (code-server), in two parts.
+// `npm run test:e2e`: the Redress extension inside a real VS Code (code-server), in three parts.
 //   1. in-editor suite (mocha `run()`, @vscode/test-electron's conventions) in the extension host;
 //   2. UI test in Chromium: the packaged .vsix installed, commands from the palette, the diff viewer
-//      read from its webview, Dry-run progress, cancelling a long run; screenshots saved.
+//      read from its webview, Dry-run progress, cancelling a long run; screenshots saved;
+//   3. native: the daemon's SQLite addon built for Node 24 (as on a user's first start) and used.
 // Prints "N passed, N failed" and exits non-zero on any failure.
 // Usage: node --import tsx test/e2e/extension/run.ts [inhost|ui ...]   (default: both)
 import { join } from 'node:path';
 import { bundleSuite } from '../bundleSuite';
 import { artifactsDir, cacheDir, ensureSetup, repoRoot } from '../paths';
 import { runInHost } from '../runInHost';
+import { nativeRebuild } from './native';
 import { uiTest } from './ui';
 import { moviesWorkspace } from './workspace';
 
@@ -33,7 +35,7 @@ async function inHost(): Promise<void> {
   }
 }
 
-const parts: Record<string, () => Promise<void>> = { inhost: inHost, ui: uiTest };
+const parts: Record<string, () => Promise<void>> = { inhost: inHost, ui: uiTest, native: nativeRebuild };
 
 async function main(): Promise<number> {
   ensureSetup();
