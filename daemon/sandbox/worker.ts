@@ -89,7 +89,18 @@ function errMessage(e: unknown): string {
   return e && typeof e === 'object' && 'message' in e ? String((e as Error).message) : String(e);
 }
 
-function transformOne(row: Record<string, unknown>, key: string): TransformResult {
+/** The context's own Uint8Array: blobs arrive as this thread's, which `instanceof` in a correction does not recognise. */
+const ContextUint8Array = vm.runInContext('Uint8Array', context) as Uint8ArrayConstructor;
+
+/** The row with its blobs as the context's Uint8Arrays (views of the same bytes). */
+function inContextRealm(row: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(row)) out[k] = v instanceof Uint8Array ? new ContextUint8Array(v.buffer, v.byteOffset, v.byteLength) : v;
+  return out;
+}
+
+function transformOne(given: Record<string, unknown>, key: string): TransformResult {
+  const row = inContextRealm(given);
   const transform = correction!.transform as (r: unknown, c: unknown) => unknown;
   let out: unknown;
   try {
