@@ -49,7 +49,7 @@ export class Sandbox {
       const diagnostics = manifestDiagnostics(parsed.error, file, source);
       throw new RedressError('MANIFEST', `${file}: the defineCorrection({...}) manifest is invalid:\n${diagnostics.map((d) => `  ${d.path?.join('.') || '(root)'}: ${d.message}`).join('\n')}`, { diagnostics });
     }
-    const sb = new Sandbox(worker, parsed.data, opts.batchTimeoutMs ?? 60_000);
+    const sb = new Sandbox(worker, parsed.data, opts.batchTimeoutMs ?? Number(process.env.REDRESS_BATCH_TIMEOUT_MS ?? 60_000));
     worker.on('message', (m: FromWorker) => {
       const p = sb.pending;
       sb.pending = null;
