@@ -354,7 +354,7 @@ export const handlers: Record<CommandId, Handler> = {
   },
 
   'redress.exportReport': async (s, ...args) => {
-    const panel = DiffPanel.all().at(-1);
+    const panel = DiffPanel.current();
     if (!panel) throw new RedressError('RUN_NOT_FOUND', 'Open a preview or a run first; the report is of the diff on screen.');
     const format =
       args[0] === 'markdown' || args[0] === 'html'

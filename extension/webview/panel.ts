@@ -43,6 +43,7 @@ export class DiffPanel implements vscode.Disposable {
     if (existing) {
       existing.replace(content);
       existing.panel.reveal(undefined, true);
+      DiffPanel.lastActive = existing;
       return existing;
     }
     const p = new DiffPanel(extensionUri, content, log, reportMaxRows);
@@ -50,8 +51,15 @@ export class DiffPanel implements vscode.Disposable {
     return p;
   }
 
+  private static lastActive: DiffPanel | null = null;
+
   static all(): DiffPanel[] {
     return [...DiffPanel.panels.values()];
+  }
+
+  /** The panel a person looked at last (what "Export Review Report" exports). */
+  static current(): DiffPanel | undefined {
+    return DiffPanel.lastActive ?? DiffPanel.all().at(-1);
   }
 
   static forRun(runId: string): DiffPanel | undefined {
@@ -75,7 +83,11 @@ export class DiffPanel implements vscode.Disposable {
     this.disposables.push(
       this.panel.webview.onDidReceiveMessage((m: unknown) => void this.received(m)),
       this.panel.onDidDispose(() => this.dispose()),
+      this.panel.onDidChangeViewState((e) => {
+        if (e.webviewPanel.active) DiffPanel.lastActive = this;
+      }),
     );
+    DiffPanel.lastActive = this;
   }
 
   get view(): ViewInfo {
@@ -241,6 +253,7 @@ tr.quarantined td{background:var(--vscode-inputValidation-warningBackground)}
   }
 
   dispose(): void {
+    if (DiffPanel.lastActive === this) DiffPanel.lastActive = null;
     DiffPanel.panels.delete(this.content.key);
     for (const [k, p] of DiffPanel.panels) if (p === this) DiffPanel.panels.delete(k);
     for (const d of this.disposables.splice(0)) d.dispose();

@@ -40,6 +40,7 @@ function diagnosticsFor(uri: vscode.Uri, check: (d: readonly vscode.Diagnostic[]
 
 export function redressTests(): void {
   let api: RedressApi;
+  let dryRunId = '';
 
   describe('Redress in a real VS Code, on the movies example', () => {
     before(async () => {
@@ -95,6 +96,7 @@ export function redressTests(): void {
       assert.equal(run.counts.scanned, 3201);
       assert.equal(run.counts.changed, 22);
       assert.ok(run.planId);
+      dryRunId = run.id;
       const panel = (await vscode.commands.executeCommand('redress.openRun', run.id)) as DiffPanel;
       const drawn = await panel.nextRender();
       assert.equal(panel.view.diffCount, 3201); // changed + skipped rows are in the plan's rows
@@ -104,7 +106,49 @@ export function redressTests(): void {
       assert.ok(runs.some((r) => r.id === run.id));
     });
 
+    it('Apply (local), Verify and Roll Back through the commands; the Runs view offers what each run allows', async () => {
+      const applied = (await vscode.commands.executeCommand('redress.applyLocal', correction('fix-release-century'), { confirmed: true })) as RunSummary | undefined;
+      assert.ok(applied, JSON.stringify(api.lastError));
+      assert.equal(applied.kind, 'apply');
+      assert.equal(applied.status, 'completed');
+      assert.deepEqual(applied.apply, { applied: 22, alreadyApplied: 0, drifted: 0 });
+      const runs = await api.runsView.refresh();
+      const item = api.runsView.getChildren().find((i) => i.run.id === applied.id)!;
+      assert.match(String(item.contextValue), /canVerify.*canRollback|canRollback.*canVerify/);
+      assert.ok(runs.length >= 2);
+      const verified = (await vscode.commands.executeCommand('redress.verifyRun', applied.id)) as RunSummary;
+      assert.equal(verified.status, 'completed');
+      assert.equal(verified.apply.drifted, 0);
+      const rolled = (await vscode.commands.executeCommand('redress.rollbackRun', applied.id, { confirmed: true })) as RunSummary;
+      assert.equal(rolled.kind, 'rollback');
+      assert.equal(rolled.apply.applied, 22);
+    });
+
+    it('reconnects after the daemon is killed (-9), with a new daemon, and keeps working', async () => {
+      const before = api.ctx.session.pid;
+      assert.ok(before);
+      const states: string[] = [];
+      const reconnected = new Promise<void>((resolve) =>
+        api.ctx.onState((s) => {
+          states.push(s.kind);
+          if (s.kind === 'connected') resolve();
+        }),
+      );
+      process.kill(before, 'SIGKILL');
+      await reconnected;
+      assert.ok(states.includes('down'), `states: ${states.join(' → ')}`);
+      assert.notEqual(api.ctx.session.pid, before);
+      const r = (await vscode.commands.executeCommand('redress.preview', correction('numeric-titles'), { sampleSize: 5000 })) as PreviewResult | undefined;
+      assert.ok(r, JSON.stringify(api.lastError));
+      assert.equal(r.summary.scanned, 10); // select.where: titles that are not text
+      assert.equal(r.summary.changed, 9);
+      assert.equal(r.summary.quarantined, 1);
+      const drawn = await r.rendered;
+      assert.equal(drawn.total, 10);
+    });
+
     it('exports the review report as Markdown and as self-contained HTML', async () => {
+      await vscode.commands.executeCommand('redress.openRun', dryRunId); // the panel on screen is the one exported
       const md = join(folder(), 'review.md');
       const html = join(folder(), 'review.html');
       assert.equal(await vscode.commands.executeCommand('redress.exportReport', 'markdown', md), md);
