@@ -118,6 +118,7 @@ async function main(): Promise<void> {
     onLedgerEvent: (fn) => ledger.onEvent(fn),
     log,
   });
+  engine.onUnrecordedEnd = (runId, status, message) => server.broadcastUnrecorded(runId, status as 'failed', { status, message });
   const port = await server.listen();
 
   const info: DaemonInfo = { pid: process.pid, port, secret, version: VERSION, protocol: PROTOCOL_VERSION, workspace, startedAt: new Date(startedAt).toISOString() };

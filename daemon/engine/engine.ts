@@ -18,6 +18,10 @@ const HALTING: string[] = ['SCHEMA_DRIFT', 'CANARY_FAILED', 'QUARANTINE_LIMIT', 
 
 export class Engine {
   private readonly active = new Map<string, { ctl: RunControl; done: Promise<void>; correctionId: string }>();
+  /** Runs whose end could not be written to the ledger, with how they ended. */
+  private readonly unrecorded = new Map<string, { status: RunRow['status']; message: string }>();
+  /** Called when a run ends but the ledger could not record it; the server tells subscribers. */
+  onUnrecordedEnd: (runId: string, status: RunRow['status'], message: string) => void = () => {};
 
   constructor(
     readonly ledger: Ledger,
@@ -34,6 +38,12 @@ export class Engine {
       ids.push(r.id);
     }
     return ids;
+  }
+
+  /** A run as the ledger has it, with an end the ledger could not record laid over it. */
+  runView(run: RunRow): RunRow {
+    const u = this.unrecorded.get(run.id);
+    return u && run.status === 'running' ? { ...run, status: u.status, message: u.message } : run;
   }
 
   activeRunIds(): string[] {
@@ -232,7 +242,11 @@ export class Engine {
       try {
         this.ledger.setStatus(run.id, status, status, err.message, { code: err.code, ...(err.data ? { error: err.data } : {}) });
       } catch (e2) {
+        // The ledger cannot be written (full disk): the run stays "running" there and is marked
+        // interrupted by the next daemon; until then clients learn the end from here.
         this.log(`could not record the end of run ${run.id}: ${coerceError(e2).message}`);
+        this.unrecorded.set(run.id, { status, message: err.message });
+        this.onUnrecordedEnd(run.id, status, err.message);
       }
       return;
     }

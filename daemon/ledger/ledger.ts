@@ -87,6 +87,9 @@ export class Ledger {
       this.db.pragma('synchronous = NORMAL');
       this.db.pragma('busy_timeout = 5000');
       this.migrate();
+      // Fault injection for tests: a ledger that may grow by only this many pages, like a full disk.
+      const extra = process.env.REDRESS_LEDGER_EXTRA_PAGES;
+      if (extra) this.db.pragma(`max_page_count = ${(this.db.pragma('page_count', { simple: true }) as number) + Number(extra)}`);
     } catch (e) {
       throw new RedressError('LEDGER', `Cannot open the ledger at ${path}: ${coerceError(e).message}. Check that the folder is writable and the disk is not full.`);
     }

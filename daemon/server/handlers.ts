@@ -73,8 +73,8 @@ export function makeHandlers(d: { engine: Engine; ledger: Ledger; workspace: str
     resume: (p) => ({ runId: engine.resume(p.runId) }),
     pause: (p) => ({ status: engine.request(p.runId, 'pause') }),
     cancel: (p) => ({ status: engine.request(p.runId, 'cancel') }),
-    runs: (p) => ({ runs: ledger.runs(p.limit).map(runSummary) }),
-    run: (p) => runSummary(ledger.requireRun(p.runId)),
+    runs: (p) => ({ runs: ledger.runs(p.limit).map((r) => runSummary(engine.runView(r))) }),
+    run: (p) => runSummary(engine.runView(ledger.requireRun(p.runId))),
     diffs: (p) => {
       const run = ledger.requireRun(p.runId);
       const dry = run.kind === 'dry-run' ? run : ledger.requireRun(ledger.requirePlan(run.planId!).dryRunId);

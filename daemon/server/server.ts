@@ -161,6 +161,15 @@ export class DaemonServer {
     return { unsubscribed: true };
   }
 
+  /**
+   * An event the ledger could not record (it is full): sent once to the run's subscribers with seq 0,
+   * which no ledger event has.
+   */
+  broadcastUnrecorded(runId: string, kind: RunEvent['kind'], data: Record<string, unknown>): void {
+    const event: RunEvent = { runId, seq: 0, kind, at: new Date().toISOString(), data: { ...data, recorded: false } };
+    for (const c of this.clients) if (c.subs.has(runId)) this.send(c, { type: 'event', event });
+  }
+
   private ledgerEvent(e: LedgerEvent): void {
     if (!e.runId) return;
     for (const c of this.clients) if (c.subs.has(e.runId)) this.pump(c, e.runId);
