@@ -31,6 +31,8 @@ type Handler = (s: Services, ...args: unknown[]) => Promise<unknown>;
 export interface PreviewOptions {
   sampleSize?: number;
   seed?: number;
+  /** A snapshot file to sample instead of the target (default: the redress.previewSnapshot setting). */
+  snapshot?: string;
 }
 export interface RunOptions extends FollowHooks {
   batchSize?: number;
@@ -263,13 +265,15 @@ export const handlers: Record<CommandId, Handler> = {
     const sampleSize = o.sampleSize ?? s.ctx.settings.sampleSize ?? undefined;
     let r: Result<'preview'>;
     try {
-      r = await s.ctx.request('preview', { correction: uri.fsPath, params: {}, ...(sampleSize ? { sampleSize } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}) });
+      const snapshot = o.snapshot ?? (s.ctx.settings.previewSnapshot || undefined);
+      r = await s.ctx.request('preview', { correction: uri.fsPath, params: {}, ...(sampleSize ? { sampleSize } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}), ...(snapshot ? { snapshot } : {}) });
     } catch (e) {
       await s.diagnostics.fromError(uri, e);
       throw e;
     }
     await s.diagnostics.publish(uri, []);
-    const target = await ensureTarget(s).catch(() => null);
+    const snap = o.snapshot ?? (s.ctx.settings.previewSnapshot || null);
+    const target = snap ? `snapshot ${snap}` : await ensureTarget(s).catch(() => null);
     const panel = DiffPanel.open(
       s.ctx.ext.extensionUri,
       { key: `preview:${uri.fsPath}`, view: previewView(r, target), source: memorySource(r.diffs), correctionPath: vscode.workspace.asRelativePath(uri) },

@@ -20,6 +20,11 @@ export const SETTINGS = {
     true,
     'Node.js executable that runs the Redress daemon. Empty: the first `node` on PATH (the editor may run its own, different Node). The daemon\'s SQLite module is built for it on first start if needed.',
   ),
+  previewSnapshot: spec(
+    z.string().default(''),
+    false,
+    'Preview samples this snapshot file (made by `redress snapshot`, path relative to the workspace) instead of the target. Empty: the target in redress.config.json. Dry-run and Apply always use the target.',
+  ),
   sampleSize: spec(z.number().int().min(1).max(100_000).nullable().default(null), false, 'Rows in a Preview sample. Empty: the correction\'s options.sampleSize (default 200).'),
   batchSize: spec(z.number().int().min(1).max(100_000).nullable().default(null), false, 'Rows per batch for Dry-run and Apply. Empty: the correction\'s options.batchSize (default 500).'),
   compileOnSave: spec(z.boolean().default(true), false, 'Compile a correction and check its manifest each time it is saved; problems appear as squiggles.'),
