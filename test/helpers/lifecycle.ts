@@ -37,12 +37,20 @@ export function runOrDeath(d: RunningDaemon, runId: string, killAfterMs: number 
         () => finish({ died: true }),
         (e: Error) => finish(e),
       );
+    // Once our kill -9 is under way the daemon is gone, even if the run's end reaches us first.
+    let killing = false;
     d.client.onClose = () => void died();
     waitForRun(d.client, runId).then(
-      (r) => finish({ ended: r }),
+      (r) => (killing ? void died() : finish({ ended: r })),
       () => void died(),
     );
-    if (killAfterMs !== null) timer = setTimeout(() => void d.kill9().then(died, (e: Error) => finish(e)), killAfterMs);
+    if (killAfterMs !== null) {
+      timer = setTimeout(() => {
+        if (settled) return;
+        killing = true;
+        void d.kill9().then(died, (e: Error) => finish(e));
+      }, killAfterMs);
+    }
   });
 }
 

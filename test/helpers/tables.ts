@@ -15,8 +15,11 @@ export interface ColumnSpec {
   notNull: boolean;
 }
 
-/** int: INTEGER PRIMARY KEY; text: TEXT PRIMARY KEY; int+text: composite primary key; unique-index: no PK, a UNIQUE index. */
-export type KeyKind = 'int' | 'text' | 'int+text' | 'unique-index';
+/**
+ * int: INTEGER PRIMARY KEY; text: TEXT PRIMARY KEY; int+text: composite primary key; unique-index: no PK,
+ * a UNIQUE index; any: an untyped PRIMARY KEY holding integers, reals, text and blobs side by side.
+ */
+export type KeyKind = 'int' | 'text' | 'int+text' | 'unique-index' | 'any';
 
 export interface TableSpec {
   table: string;
@@ -114,7 +117,7 @@ export interface Shape {
 
 export function shapeArb(o: ShapeOptions): fc.Arbitrary<Shape> {
   return fc.record({
-    keyKind: fc.constantFrom<KeyKind>(...(o.keyKinds ?? ['int', 'text', 'int+text', 'unique-index'])),
+    keyKind: fc.constantFrom<KeyKind>(...(o.keyKinds ?? ['int', 'text', 'int+text', 'unique-index', 'any'])),
     withoutRowid: fc.boolean(),
     cols: fc.uniqueArray(
       fc.record({ name: fc.constantFrom(...COLUMN_NAMES), type: fc.constantFrom(...(o.types ?? DECLARED_TYPES)), notNull: fc.constant(false) }),
@@ -137,6 +140,8 @@ function keyColumns(kind: KeyKind): ColumnSpec[] {
       ];
     case 'unique-index':
       return [{ name: 'ref', type: 'INTEGER', notNull: true }];
+    case 'any':
+      return [{ name: 'k', type: '', notNull: false }];
   }
 }
 
@@ -149,6 +154,8 @@ export function keyTupleArb(kind: KeyKind): fc.Arbitrary<SqlValue[]> {
       return textArb.map((k) => [k]);
     case 'int+text':
       return fc.tuple(fc.bigInt({ min: -3n, max: 3n }), textArb);
+    case 'any':
+      return fc.oneof(smallInt, int64, nearSafe, floatArb.filter((x) => !Number.isNaN(x)), textArb, blobArb).map((k) => [k]);
   }
 }
 
@@ -214,20 +221,26 @@ export function bindable(v: SqlValue): unknown {
   return v instanceof Uint8Array && !Buffer.isBuffer(v) ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : v;
 }
 
-/** The same string for a key however it is held: integer keys as bigint or number, text keys as strings. */
+/**
+ * The same string for a key however it is held (SQLite's equality, exact between INTEGER and REAL): a
+ * whole number as its exact digits whether bigint or number (2^60 and 2.0^60 are one key), bytes as
+ * their list. The corrections' K is the same function.
+ */
 export function keyString(k: readonly unknown[]): string {
-  return k.map((v) => (typeof v === 'string' ? 's' + v : 'i' + String(v))).join('\u0001');
+  return k.map(keyPart).join('\u0001');
 }
+const keyPart = (v: unknown): string =>
+  typeof v === 'string'
+    ? 's' + v
+    : v instanceof Uint8Array
+      ? 'b' + Array.from(v).join(',')
+      : typeof v === 'number' && Number.isInteger(v)
+        ? 'n' + BigInt(v).toString()
+        : 'n' + String(v);
 
 /** A key from the protocol's wire form ({col: WireValue}), in the table's key order. */
 export function keyStringFromWire(spec: TableSpec, key: Record<string, unknown>): string {
-  return keyString(
-    spec.keys.map((c) => {
-      const w = key[c.name];
-      if (w !== null && typeof w === 'object' && '$int' in w) return BigInt((w as { $int: string }).$int);
-      return w;
-    }),
-  );
+  return keyString(spec.keys.map((c) => fromWire((key[c.name] ?? null) as WireValue)));
 }
 
 export interface ExactRow {
@@ -309,7 +322,18 @@ export function correctionSource(o: CorrectionOptions): string {
 const P = new Map<string, Record<string, unknown>>([
 ${entries.join(',\n')}
 ]);
-const K = (k: unknown[]) => k.map((v) => (typeof v === 'string' ? 's' + v : 'i' + String(v))).join('\\u0001');
+const K = (k: unknown[]) =>
+  k
+    .map((v) =>
+      typeof v === 'string'
+        ? 's' + v
+        : v instanceof Uint8Array
+          ? 'b' + Array.from(v).join(',')
+          : typeof v === 'number' && Number.isInteger(v)
+            ? 'n' + BigInt(v).toString()
+            : 'n' + String(v),
+    )
+    .join('\\u0001');
 export default defineCorrection<Record<string, any>>({
   id: ${JSON.stringify(o.id)},
   description: 'property test correction',
