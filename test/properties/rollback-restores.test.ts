@@ -2,7 +2,7 @@
 // with its SQLite storage class (read with safe integers, compared with typeof(col)) — on random tables,
 // random batch sizes and canary slices. Also when the apply was cut off by kill -9 and never resumed
 // (rolled back as it was left, or cancelled first): rows the apply committed are restored, wherever the
-// kill landed, including between the target commit and the ledger checkpoint.
+// kill landed, including between the target commit and the ledger checkpoint, canary slices included.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import fc from 'fast-check';
@@ -75,24 +75,25 @@ test('rollback of an apply cut off by kill -9 and never resumed restores the ori
           at: fc.integer({ min: 0, max: 999 }).map((x) => x / 1000),
           cancelFirst: fc.boolean(),
         }),
+        canary: fc.oneof({ arbitrary: fc.constant(100), weight: 2 }, { arbitrary: fc.integer({ min: 1, max: 99 }), weight: 1 }),
       }),
     ),
   );
   await assertProperty(
-    fc.asyncProperty(caseArb, async ({ spec, patches, batch, cut }) => {
+    fc.asyncProperty(caseArb, async ({ spec, patches, batch, cut, canary }) => {
       const w = makeWorkspace((db) => createTable(db, spec, { audit: true }), 'redress-rollback-cut-');
       let k: RunningDaemon | null = null;
       try {
         const original = withDb(w, (db) => readExact(db, spec));
         const file = w.correction('cut', correctionSource({ id: 'cut', spec, patches }));
-        const estimate = Math.max(1, Math.ceil(patches.filter(Boolean).length / batch));
+        const estimate = Math.max(1, Math.ceil((patches.filter(Boolean).length * canary) / 100 / batch));
         const faultAt = 1 + Math.floor(cut.at * estimate);
         k = await startTestDaemon(w, cut.how === 'delay' ? {} : { env: { ...process.env, REDRESS_FAULT: `${cut.how}:${faultAt}` } });
         const dry = await dryRun(k.client, file, batch);
         let runId: string;
         let died = false;
         try {
-          runId = (await k.client.request('apply', { planId: dry.planId!, batchSize: batch })).runId;
+          runId = (await k.client.request('apply', { planId: dry.planId!, batchSize: batch, canaryPercent: canary })).runId;
         } catch (e) {
           if (!daemonGone(e)) throw e;
           await waitForExit(k.pid);
@@ -118,7 +119,7 @@ test('rollback of an apply cut off by kill -9 and never resumed restores the ori
         const after = withDb(w, (db) => readExact(db, spec));
         const writes = withDb(w, (db) => readAudit(db, spec));
         const stillChanged = original.filter((r, i) => JSON.stringify(after[i], big) !== JSON.stringify(r, big)).map((r) => [r.key, writes.get(r.key)]);
-        assert.deepStrictEqual(after, original, `rows left changed after the rollback of an apply cut off (${cut.how}, batch ${faultAt} of ~${estimate}, batch size ${batch}, ${run.status}${cut.cancelFirst ? ', cancelled' : ''}): ${JSON.stringify(stillChanged.slice(0, 5))}`);
+        assert.deepStrictEqual(after, original, `rows left changed after the rollback of an apply cut off (${cut.how}, batch ${faultAt} of ~${estimate}, batch size ${batch}, canary ${canary}%, ${run.status}${cut.cancelFirst ? ', cancelled' : ''}): ${JSON.stringify(stillChanged.slice(0, 5))}`);
         assert.ok([...writes.values()].every((n) => n === 0 || n === 2));
       } catch (e) {
         throw new Error(`${(e as Error).message}\n--- daemon log ---\n${daemonLogTail(w)}`, { cause: e });
