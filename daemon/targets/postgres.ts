@@ -10,6 +10,7 @@
 // on the table, fingerprint check, SELECT ... FOR UPDATE of the batch's rows, hashes compared here,
 // then one UPDATE for every changed row. A batch cut off by a lost connection is retried with backoff;
 // compare-and-set makes the retry safe (rows already written count as "already").
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { RedressError } from '../../shared/errors';
 import { sha256, type StoredValue } from '../../shared/values';
@@ -147,7 +148,7 @@ export class PostgresTarget implements Target {
 
   async tableSchema(table: string): Promise<TableSchema> {
     return this.withRetry('reading the schema', async () => {
-      const r = await this.pool.query<{ info: string | null }>(catalogSql(`to_regclass(${lit(q(table))})`));
+      const r = await this.pool.query<{ info: string | null }>({ name: 'redress-catalog', text: CATALOG_SQL, values: [q(table)] });
       return this.schemaFrom(table, r.rows[0]!.info);
     });
   }
@@ -242,7 +243,7 @@ export class PostgresTarget implements Target {
     const tuple = scan.key.length > 1 ? `(${keyList})` : keyList;
     const kp = after ? this.keyParams(scan, meta, after, 2) : null;
     const sql = `SELECT ${this.selectList(schema)} FROM ${meta.qualified}${this.where(scan, kp ? `${tuple} > ${kp.sql}` : undefined)} ORDER BY ${keyList} LIMIT $1`;
-    const r = await this.withRetry('reading a batch', () => this.pool.query<StoredRow>(sql, [limit, ...(kp?.params ?? [])]));
+    const r = await this.withRetry('reading a batch', () => this.pool.query<StoredRow>(prepared(sql, [limit, ...(kp?.params ?? [])])));
     return r.rows;
   }
 
@@ -254,7 +255,7 @@ export class PostgresTarget implements Target {
     if (keys.length === 0) return [];
     const meta = await this.meta(scan.table);
     const { sql, params } = this.keyJoin(scan, meta, keys);
-    const r = await this.withRetry('reading rows by key', () => this.pool.query<StoredRow & { __i: bigint }>(`SELECT u.i AS __i, ${this.selectList(schema, 't.')} ${sql}`, params));
+    const r = await this.withRetry('reading rows by key', () => this.pool.query<StoredRow & { __i: bigint }>(prepared(`SELECT u.i AS __i, ${this.selectList(schema, 't.')} ${sql}`, params)));
     const out: (StoredRow | undefined)[] = new Array(keys.length).fill(undefined);
     for (const row of r.rows) {
       const i = Number(row.__i) - 1;
@@ -357,7 +358,7 @@ export class PostgresTarget implements Target {
     const sql = `SELECT ${allCols.map((c) => `${valueExpr(meta, c, 'd')} AS ${q(c)}`).join(', ')} FROM json_array_elements($1::json) WITH ORDINALITY AS d(v, i), LATERAL json_populate_record(NULL::${meta.qualified}, d.v) AS r ORDER BY d.i`;
     const pick = (a: (typeof asked)[number], row: StoredRow): StoredRow => Object.fromEntries(a.cols.map((c) => [c, row[c] ?? null]));
     try {
-      const r = await this.withRetry('normalizing values', () => this.pool.query<StoredRow>(sql, ['[' + asked.map((a) => a.doc).join(',') + ']']));
+      const r = await this.withRetry('normalizing values', () => this.pool.query<StoredRow>(prepared(sql, ['[' + asked.map((a) => a.doc).join(',') + ']'])));
       asked.forEach((a, j) => (out[a.i] = pick(a, r.rows[j]!)));
     } catch (e) {
       if (!isValueError(e)) throw e;
@@ -439,20 +440,21 @@ export class PostgresTarget implements Target {
 
   private async casTransaction(client: pg.PoolClient, scan: Scan, schema: TableSchema, meta: PgTable, writes: CasWrite[], hashRow: (row: StoredRow) => string): Promise<CasOutcome[]> {
     const lockKey = `redress:${scan.correctionId ?? ''}:${meta.qualified}`;
-    // One round trip: transaction, timeouts, the run's advisory lock, the table lock, the catalog.
-    const begin = (await client.query(
+    // One round trip for the transaction, its timeouts, the run's advisory lock and the table lock; then
+    // the catalog (a prepared statement: planned once per connection). Holding ROW EXCLUSIVE, no ALTER
+    // TABLE can commit until this batch has.
+    await client.query(
       `BEGIN; SET LOCAL lock_timeout = ${Math.trunc(this.opts.lockTimeoutMs)}; SET LOCAL statement_timeout = ${Math.trunc(this.opts.statementTimeoutMs)};` +
         ` SELECT pg_advisory_xact_lock(hashtext(${lit(lockKey)}));` +
-        ` LOCK TABLE ${meta.qualified} IN ROW EXCLUSIVE MODE;` +
-        ` ${catalogSql(`to_regclass(${lit(meta.qualified)})`)}`,
-    )) as unknown as pg.QueryResult[];
-    const info = (begin[begin.length - 1]!.rows[0] as { info: string | null }).info;
+        ` LOCK TABLE ${meta.qualified} IN ROW EXCLUSIVE MODE`,
+    );
+    const info = (await client.query<{ info: string | null }>({ name: 'redress-catalog', text: CATALOG_SQL, values: [meta.qualified] })).rows[0]!.info;
     const now = this.schemaFrom(scan.table, info);
     if (now.fingerprint !== schema.fingerprint) throw schemaDrift(schema, now);
 
     const keys = writes.map((w) => w.key);
     const { sql, params } = this.keyJoin(scan, meta, keys, ' FOR UPDATE OF t');
-    const cur = await client.query<StoredRow & { __i: bigint }>(`SELECT u.i AS __i, ${this.selectList(schema, 't.')} ${sql}`, params);
+    const cur = await client.query<StoredRow & { __i: bigint }>(prepared(`SELECT u.i AS __i, ${this.selectList(schema, 't.')} ${sql}`, params));
     const current: (StoredRow | undefined)[] = new Array(writes.length).fill(undefined);
     for (const row of cur.rows) {
       const i = Number(row.__i) - 1;
@@ -485,7 +487,7 @@ export class PostgresTarget implements Target {
         return `${q(c)} = ${p < 0 ? v : `CASE WHEN ${u.cols[nk + setCols.length + p]} THEN ${v} ELSE t.${q(c)} END`}`;
       });
       const cond = scan.key.map((k, j) => `t.${q(k)} = ${u.cols[j]}`).join(' AND ');
-      const upd = await client.query(`UPDATE ${meta.qualified} AS t SET ${assignments.join(', ')} FROM ${u.from} WHERE ${cond}`, u.params);
+      const upd = await client.query(prepared(`UPDATE ${meta.qualified} AS t SET ${assignments.join(', ')} FROM ${u.from} WHERE ${cond}`, u.params));
       if (upd.rowCount !== changed.length) throw new RedressError('INTERNAL', `the batch update touched ${upd.rowCount} rows, expected ${changed.length}; rolled back`);
     }
     if (this.beforeCommit) await this.beforeCommit((client as unknown as { processID: number }).processID);
@@ -533,6 +535,14 @@ function textArray(values: (string | null)[]): string {
   return '{' + values.map((v) => (v === null ? 'NULL' : '"' + v.replace(/[\\"]/g, (m) => '\\' + m) + '"')).join(',') + '}';
 }
 
+/**
+ * A named (prepared) statement: PostgreSQL plans it once per connection instead of for every batch.
+ * The name is derived from the text, so a changed statement is a new one.
+ */
+function prepared(text: string, values: unknown[]): pg.QueryConfig {
+  return { name: 'redress_' + createHash('sha1').update(text).digest('hex').slice(0, 20), text, values };
+}
+
 function textOf(e: Encoded): string | null {
   if (e === null) return null;
   return 'text' in e ? e.text : e.json;
@@ -555,7 +565,9 @@ interface CatalogInfo {
   keys: string[][];
 }
 
-/** One query: the table's qualified name, columns with types (domains resolved), unique keys, enum labels. */
+/** One query ($1: the table's name as SQL writes it): its qualified name, columns with types (domains resolved), unique keys, enum labels. */
+const CATALOG_SQL = catalogSql('to_regclass($1)');
+
 function catalogSql(regclassExpr: string): string {
   return `WITH rel AS (SELECT ${regclassExpr} AS oid)
 SELECT CASE WHEN rel.oid IS NULL THEN NULL ELSE json_build_object(

@@ -1,0 +1,96 @@
+// Redress on PostgreSQL: a 1,000,000-row table, a correction lowercasing a text column.
+//   1. one set-based UPDATE (the baseline), on an identical copy of the table;
+//   2. Redress apply: compare-and-set per row, before-images (the plan), checkpoints, one transaction per batch;
+//   3. the per-row loop teams write today (SELECT, then UPDATE, one autocommit statement each), timed on
+//      50,000 rows and scaled.
+// Prints rows/s and each against the baseline, measured in the same run on this machine.
+// Run: node --import tsx bench/postgres.ts   (BENCH_ROWS, BENCH_LOOP_ROWS, BENCH_BATCH, REDRESS_TEST_PG)
+import pg from 'pg';
+import { dryRun, runToEnd, startTestDaemon, type Workspace } from '../test/helpers/harness';
+import { pgSchema, pgWorkspace } from '../test/helpers/pg';
+
+const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
+const LOOP_ROWS = Math.min(ROWS, Number(process.env.BENCH_LOOP_ROWS ?? 50_000));
+const BATCH = Number(process.env.BENCH_BATCH ?? 2000);
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+const line = (label: string, value: string) => console.log(`${label.padEnd(62)} ${value}`);
+
+async function main(): Promise<void> {
+  console.log(`Redress on PostgreSQL — ${ROWS.toLocaleString('en-US')} rows, batches of ${BATCH}, Node ${process.version}\n`);
+  const s = await pgSchema('bench');
+  try {
+    for (const t of ['items', 'items_baseline', 'items_loop']) {
+      await s.sql(`CREATE TABLE ${t} (id int8 PRIMARY KEY, name text NOT NULL, qty int4 NOT NULL, price numeric(10,2), updated timestamptz NOT NULL)`);
+    }
+    await s.sql(`INSERT INTO items SELECT i, 'Item ' || i || ' Of The Catalogue', i % 97, (i % 1000) / 10.0, '2024-01-01 00:00:00+00'::timestamptz + i * interval '1 second' FROM generate_series(1, ${ROWS}) i`);
+    await s.sql(`INSERT INTO items_baseline SELECT * FROM items`);
+    await s.sql(`INSERT INTO items_loop SELECT * FROM items WHERE id <= ${LOOP_ROWS}`);
+    await s.sql(`VACUUM ANALYZE items, items_baseline, items_loop`);
+    await s.sql(`CHECKPOINT`).catch(() => {});
+
+    // ---- 1. set-based UPDATE ----
+    let t = performance.now();
+    const base = await s.sql(`UPDATE items_baseline SET name = lower(name) WHERE name <> lower(name)`);
+    const baselineMs = performance.now() - t;
+    if (base.rowCount !== ROWS) throw new Error(`baseline updated ${base.rowCount} rows`);
+    line('set-based UPDATE (baseline)', `${fmt(baselineMs)} ms  ${fmt((ROWS / baselineMs) * 1000)} rows/s`);
+
+    // ---- 2. Redress ----
+    const ws = pgWorkspace(s, 'redress-bench-pg-');
+    const file = ws.correction(
+      'lower-names',
+      `import { defineCorrection } from 'redress';
+export default defineCorrection<{ id: number; name: string }>({
+  id: 'lower-names', description: 'lower-case item names',
+  target: { table: 'items', key: 'id' }, expects: { name: 'text' },
+  transform: (row) => ({ name: row.name.toLowerCase() }),
+  options: { batchSize: ${BATCH}, sampleSize: 100 },
+});`,
+    );
+    const d = await startTestDaemon(ws as unknown as Workspace);
+    try {
+      t = performance.now();
+      const dry = await dryRun(d.client, file);
+      const dryMs = performance.now() - t;
+      line('Redress dry-run (read, transform, diff, plan, checkpoints)', `${fmt(dryMs)} ms  ${fmt((dry.counts.scanned / dryMs) * 1000)} rows/s`);
+      await s.sql('CHECKPOINT').catch(() => {});
+      t = performance.now();
+      const applied = await runToEnd(d.client, d.client.request('apply', { planId: dry.planId! }));
+      const applyMs = performance.now() - t;
+      if (applied.apply.applied !== ROWS) throw new Error(`apply wrote ${applied.apply.applied} rows, expected ${ROWS}: ${applied.message}`);
+      line('Redress apply (compare-and-set, before-images, checkpoints)', `${fmt(applyMs)} ms  ${fmt((ROWS / applyMs) * 1000)} rows/s`);
+      const same = await s.sql(`SELECT count(*)::int AS n FROM items i JOIN items_baseline b USING (id) WHERE i.name = b.name`);
+      if (same.rows[0]!.n !== ROWS) throw new Error('Redress and the set-based UPDATE disagree');
+
+      // ---- 3. per-row loop ----
+      const c = new pg.Client({ connectionString: s.url });
+      await c.connect();
+      t = performance.now();
+      for (let id = 1; id <= LOOP_ROWS; id++) {
+        const r = await c.query<{ name: string }>('SELECT name FROM items_loop WHERE id = $1', [id]);
+        const name = r.rows[0]!.name;
+        if (name !== name.toLowerCase()) await c.query('UPDATE items_loop SET name = $2 WHERE id = $1', [id, name.toLowerCase()]);
+      }
+      const loopMs = ((performance.now() - t) * ROWS) / LOOP_ROWS;
+      await c.end();
+      line(`per-row SELECT + UPDATE loop (${fmt(LOOP_ROWS)} rows, scaled)`, `${fmt(loopMs)} ms  ${fmt((ROWS / loopMs) * 1000)} rows/s`);
+
+      console.log('');
+      line('Redress apply / set-based UPDATE', `${(applyMs / baselineMs).toFixed(2)}x   (target <= 2.5)`);
+      line('per-row loop / set-based UPDATE', `${(loopMs / baselineMs).toFixed(2)}x`);
+      line('per-row loop / Redress apply', `${(loopMs / applyMs).toFixed(2)}x`);
+      line('(dry-run + apply) / set-based UPDATE', `${((dryMs + applyMs) / baselineMs).toFixed(2)}x`);
+    } finally {
+      await d.stop();
+      ws.cleanup();
+    }
+  } finally {
+    await s.drop();
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
