@@ -4,13 +4,13 @@
 // the same value again, the whole planned after-state or before-state), deletes some and inserts new ones. A model of
 // compare-and-set says, per row, what apply and rollback must do (written, already so, drifted, missing):
 // the table, the run counts and an AFTER UPDATE trigger's count of writes must all agree with it.
-// Row equality is the product's documented one: value and storage class, and in a column declared JSON,
-// the same document whatever its key order or white space.
+// Row equality for compare-and-set is exact: value, storage class and text. A writer that only re-spaces
+// a JSON document has still changed the row: it is drifted, not overwritten (a diff, unlike
+// compare-and-set, compares JSON documents: see value-fidelity.test.ts).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type Database from 'better-sqlite3';
 import fc from 'fast-check';
-import { canonicalJson } from '../../shared/values';
 import { dryRun, makeWorkspace, runToEnd, startTestDaemon, type RunningDaemon, type Workspace } from '../helpers/harness';
 import { plannedRows, withDb } from '../helpers/lifecycle';
 import {
@@ -46,13 +46,14 @@ after(async () => {
   ws?.cleanup();
 });
 
-type Action = { kind: 'update'; col: number; value: SqlValue } | { kind: 'same'; col: number } | { kind: 'to-after' } | { kind: 'to-before' } | { kind: 'delete' };
+type Action = { kind: 'update'; col: number; value: SqlValue } | { kind: 'same'; col: number } | { kind: 'json-space'; col: number } | { kind: 'to-after' } | { kind: 'to-before' } | { kind: 'delete' };
 
 const actionArb = (ncols: number): fc.Arbitrary<Action | null> =>
   fc.oneof(
     { arbitrary: fc.constant(null), weight: 5 },
     { arbitrary: fc.record({ kind: fc.constant('update' as const), col: fc.nat(ncols - 1), value: valueArb }), weight: 3 },
     { arbitrary: fc.record({ kind: fc.constant('same' as const), col: fc.nat(ncols - 1) }), weight: 1 },
+    { arbitrary: fc.record({ kind: fc.constant('json-space' as const), col: fc.nat(ncols - 1) }), weight: 1 },
     { arbitrary: fc.constant({ kind: 'to-after' as const }), weight: 1 },
     { arbitrary: fc.constant({ kind: 'to-before' as const }), weight: 1 },
     { arbitrary: fc.constant({ kind: 'delete' as const }), weight: 1 },
@@ -80,22 +81,14 @@ const caseArb = shapeArb({ minRows: 1, maxRows: 80, maxCols: 3 })
 type Cells = ExactRow['cells'];
 type Outcome = 'written' | 'already' | 'drifted' | 'missing';
 
-function sameValue(type: string, [ta, va]: [string, unknown], [tb, vb]: [string, unknown]): boolean {
+function sameValue([ta, va]: [string, unknown], [tb, vb]: [string, unknown]): boolean {
   if (ta !== tb) return false;
   if (Buffer.isBuffer(va) && Buffer.isBuffer(vb)) return va.equals(vb);
-  if (Object.is(va, vb)) return true;
-  if (ta === 'text' && /JSON/i.test(type)) {
-    try {
-      return canonicalJson(va as string) === canonicalJson(vb as string);
-    } catch {
-      return false;
-    }
-  }
-  return false;
+  return Object.is(va, vb);
 }
 
 function sameRow(spec: TableSpec, a: Cells, b: Cells): boolean {
-  return [...spec.keys, ...spec.cols].every((c) => sameValue(c.type, a[c.name]!, b[c.name]!));
+  return [...spec.keys, ...spec.cols].every((c) => sameValue(a[c.name]!, b[c.name]!));
 }
 
 /** What one compare-and-set write does to a row that should look like `expect` and become `done`. */
@@ -116,7 +109,11 @@ function write(db: Database.Database, spec: TableSpec, w: Writer, states: { afte
       const key = keyString(spec.keys.map((k) => spec.rows[i]![k.name]));
       if (a.kind === 'update') db.prepare(`UPDATE ${q(spec.table)} SET ${q(spec.cols[a.col]!.name)} = ? WHERE ${where}`).run(bindable(a.value), ...keyOf(i));
       else if (a.kind === 'same') db.prepare(`UPDATE ${q(spec.table)} SET ${q(spec.cols[a.col]!.name)} = ${q(spec.cols[a.col]!.name)} WHERE ${where}`).run(...keyOf(i));
-      else if (a.kind === 'delete') db.prepare(`DELETE FROM ${q(spec.table)} WHERE ${where}`).run(...keyOf(i));
+      else if (a.kind === 'json-space') {
+        // The same JSON document with a space in front: equal as JSON, not as text.
+        const c = q(spec.cols[a.col]!.name);
+        db.prepare(`UPDATE ${q(spec.table)} SET ${c} = ' ' || ${c} WHERE ${where} AND typeof(${c}) = 'text' AND json_valid(${c})`).run(...keyOf(i));
+      } else if (a.kind === 'delete') db.prepare(`DELETE FROM ${q(spec.table)} WHERE ${where}`).run(...keyOf(i));
       else {
         const target = (a.kind === 'to-after' ? states.after : states.before).get(key);
         if (!target) return;
@@ -138,7 +135,7 @@ const counts = (outcomes: Map<string, Outcome>) => {
 
 test('rows changed by another writer after the plan are quarantined as drifted, not overwritten; rows changed after the apply are not clobbered by the rollback', async (t) => {
   let n = 0;
-  const stats = { drifted: 0, missing: 0, already: 0, rollbackDrifted: 0, rollbackMissing: 0, rollbackAlready: 0 };
+  const stats = { drifted: 0, missing: 0, already: 0, rollbackDrifted: 0, rollbackMissing: 0, rollbackAlready: 0, jsonRespaced: 0 };
   await assertProperty(
     fc.asyncProperty(caseArb, async ({ spec: generated, patches, batch, beforeApply, beforeRollback }) => {
       const spec = { ...generated, table: `t${++n}` };
@@ -159,6 +156,7 @@ test('rows changed by another writer after the plan are quarantined as drifted, 
 
       // Another writer, between the plan and the apply.
       withDb(ws, (db) => write(db, spec, beforeApply, states));
+      stats.jsonRespaced += withDb(ws, (db) => readExact(db, spec)).filter((r) => spec.cols.some((c) => r.cells[c.name]![0] === 'text' && String(r.cells[c.name]![1]).startsWith(' {'))).length;
       const w1 = withDb(ws, (db) => readExact(db, spec));
       const w1ByKey = byKey(w1);
       const writes1 = withDb(ws, (db) => readAudit(db, spec));
