@@ -17,6 +17,10 @@ import { StatusBar } from './statusBar';
 /** Requests that may legitimately take long get the long timeout; the rest must answer quickly. */
 const QUICK: ReadonlySet<Method> = new Set<Method>(['hello', 'status', 'runs', 'run', 'pause', 'cancel', 'subscribe', 'unsubscribe', 'shutdown']);
 
+function sqliteEnvKey(node: { path: string; version: string }, ext: vscode.ExtensionContext): string {
+  return `sqliteEnv:${node.path}:${node.version}:${ext.extension.packageJSON.version as string}`;
+}
+
 export class Ctx implements vscode.Disposable {
   readonly logs = new Logs();
   readonly statusBar = new StatusBar();
@@ -80,10 +84,18 @@ export class Ctx implements vscode.Disposable {
     // A daemon already running (another window, the CLI) brings its own SQLite module.
     let env: NodeJS.ProcessEnv = {};
     if (!info || !isAlive(info.pid)) {
-      progress('checking the SQLite module');
-      env = await this.withBuildNotice((onBuild) =>
-        sqliteBindingEnv({ node, extensionRoot: this.ext.extensionPath, cacheDir: this.ext.globalStorageUri.fsPath, log: (l) => this.logs.info(l), onBuild }),
-      );
+      // Which SQLite module works with this Node is remembered per Node and extension version
+      // (checking costs a Node start); a remembered build that has gone missing is checked again.
+      const key = sqliteEnvKey(node, this.ext);
+      const known = this.ext.globalState.get<NodeJS.ProcessEnv>(key);
+      if (known && (!known.REDRESS_SQLITE_BINDING || existsSync(known.REDRESS_SQLITE_BINDING))) env = known;
+      else {
+        progress('checking the SQLite module');
+        env = await this.withBuildNotice((onBuild) =>
+          sqliteBindingEnv({ node, extensionRoot: this.ext.extensionPath, cacheDir: this.ext.globalStorageUri.fsPath, log: (l) => this.logs.info(l), onBuild }),
+        );
+        await this.ext.globalState.update(key, env);
+      }
     }
     progress('starting the daemon');
     return connectOrStart({
@@ -96,6 +108,10 @@ export class Ctx implements vscode.Disposable {
       startTimeoutMs: this.settings['daemon.startTimeoutSeconds'] * 1000,
       clientName: `redress-vscode ${vscode.version}`,
       log: (l) => this.logs.info(l),
+    }).catch(async (e: unknown) => {
+      // Forget what was remembered about the SQLite module if that is what failed: check again next time.
+      if (/SQLite module does not load/.test(coerceError(e).message)) await this.ext.globalState.update(sqliteEnvKey(node, this.ext), undefined);
+      throw e;
     });
   }
 
