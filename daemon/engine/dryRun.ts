@@ -33,7 +33,7 @@ export async function runDryRun(ledger: Ledger, target: Target, run: RunRow, ctl
     let cursor = run.cursor ? (run.cursor as WireValue[]).map(fromWire) : null;
     let batches = run.batchesDone;
     for (;;) {
-      const stop = ctl.stopRequested();
+      const stop = ctl.stopRequested(false);
       if (stop) return stop;
       const now = await target.tableSchema(p.scan.table);
       if (now.fingerprint !== p.schema.fingerprint) throw schemaDrift(p.schema, now);

@@ -46,9 +46,14 @@ export class RunControl {
   }
 
   /** Checked between batches: a batch is never cut in half. */
-  stopRequested(): RunOutcome | null {
+  stopRequested(writes = true): RunOutcome | null {
     if (this.requested === 'pause') return { status: 'paused', message: 'paused at a batch boundary; resume to continue' };
-    if (this.requested === 'cancel') return { status: 'cancelled', message: 'cancelled at a batch boundary; committed batches stay applied and can be rolled back' };
+    if (this.requested === 'cancel') {
+      return {
+        status: 'cancelled',
+        message: writes ? 'cancelled at a batch boundary; committed batches stay applied and can be rolled back' : 'cancelled at a batch boundary; nothing was written to the target, and no plan was made',
+      };
+    }
     return null;
   }
 
