@@ -257,7 +257,7 @@ export async function runVerify(ledger: Ledger, target: Target, run: RunRow, ctl
   let lastSeq = (run.cursor as number | null) ?? -1;
   let batches = run.batchesDone;
   for (;;) {
-    const stop = ctl.stopRequested();
+    const stop = ctl.stopRequested(false);
     if (stop) return stop;
     const { rows, scannedTo } = rowsOf(lastSeq, 1000);
     if (scannedTo === null) break;

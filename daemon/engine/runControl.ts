@@ -51,7 +51,7 @@ export class RunControl {
     if (this.requested === 'cancel') {
       return {
         status: 'cancelled',
-        message: writes ? 'cancelled at a batch boundary; committed batches stay applied and can be rolled back' : 'cancelled at a batch boundary; nothing was written to the target, and no plan was made',
+        message: writes ? 'cancelled at a batch boundary; committed batches stay applied and can be rolled back' : 'cancelled at a batch boundary; nothing was written to the target',
       };
     }
     return null;
