@@ -65,6 +65,8 @@ export class PostgresTarget implements Target {
   private readonly tables = new Map<string, PgTable>();
   /** The type of each Column object tableSchema handed out (typeMatches gets those objects back). */
   private readonly columnTypes = new WeakMap<Column, PgTypeInfo>();
+  /** The server's token of each row object this target read (rowTokens). */
+  private readonly tokens = new WeakMap<StoredRow, string>();
   private readonly opts: Required<PostgresOptions>;
   /** Called with each retry (tests and the daemon log). */
   onRetry: (what: string, attempt: number, e: Error) => void = () => {};
@@ -203,8 +205,48 @@ export class PostgresTarget implements Target {
     return Number(r.rows[0]!.n);
   }
 
+  /** Every column, then the row's compare-and-set token (computed by the server, see rowTokens). */
   private selectList(schema: TableSchema, alias = ''): string {
-    return schema.columns.map((c) => alias + q(c.name)).join(', ');
+    return `${schema.columns.map((c) => alias + q(c.name)).join(', ')}, ${this.tokenSql(schema, alias)} AS __redress_token`;
+  }
+
+  /** The token of a row as SQL over its columns (`alias` is 't.' or ''); see rowToken for the JavaScript side. */
+  private tokenSql(schema: TableSchema, alias = ''): string {
+    const meta = this.tables.get(schema.table);
+    const parts = schema.columns.map((c) => {
+      const col = alias + q(c.name);
+      const t = meta?.types.get(c.name);
+      const x = t && (t.name === 'float4' || t.name === 'float8') ? `CASE WHEN ${col} = 'NaN' THEN 'NaN' ELSE encode(${t.name}send(${col}), 'hex') END` : `${col}::text`;
+      return `coalesce(octet_length(${x})::text || ':' || ${x}, '~')`;
+    });
+    return `'pg1:' || encode(sha256(convert_to(${parts.join(' || ')}, 'UTF8')), 'hex')`;
+  }
+
+  /** Rows from array-mode results: `lead` leading columns, the table's columns, then the token (remembered). */
+  private rowsOf(schema: TableSchema, raw: unknown[][], lead = 0): { rows: StoredRow[]; leads: unknown[][] } {
+    const cols = schema.columns;
+    const rows: StoredRow[] = new Array(raw.length);
+    const leads: unknown[][] = new Array(raw.length);
+    raw.forEach((a, j) => {
+      const row: StoredRow = {};
+      for (let i = 0; i < cols.length; i++) row[cols[i]!.name] = a[lead + i] as StoredValue;
+      this.tokens.set(row, a[lead + cols.length] as string);
+      rows[j] = row;
+      leads[j] = a.slice(0, lead);
+    });
+    return { rows, leads };
+  }
+
+  /**
+   * Compare-and-set tokens: 'pg1:' and the SHA-256 of each column's exact rendering (its text as the
+   * server prints it under Redress's session settings; floats as their IEEE bytes, any NaN as NaN),
+   * length-prefixed, NULL as '~'. Rows read from the server carry the token it computed; rows the engine
+   * builds (after-states) are rendered here the same way, from the same exact values. Because the server
+   * computes the same expression, the compare-and-set check itself runs inside the UPDATE.
+   */
+  rowTokens(schema: TableSchema, rows: StoredRow[]): string[] {
+    const meta = this.tables.get(schema.table);
+    return rows.map((r) => this.tokens.get(r) ?? rowToken(schema, meta?.types, r));
   }
 
   /** Key values as typed parameters: `$n::type` with the column's type without its modifier. */
@@ -243,8 +285,8 @@ export class PostgresTarget implements Target {
     const tuple = scan.key.length > 1 ? `(${keyList})` : keyList;
     const kp = after ? this.keyParams(scan, meta, after, 2) : null;
     const sql = `SELECT ${this.selectList(schema)} FROM ${meta.qualified}${this.where(scan, kp ? `${tuple} > ${kp.sql}` : undefined)} ORDER BY ${keyList} LIMIT $1`;
-    const r = await this.withRetry('reading a batch', () => this.pool.query<StoredRow>(prepared(sql, [limit, ...(kp?.params ?? [])])));
-    return r.rows;
+    const r = await this.withRetry('reading a batch', () => this.pool.query<unknown[]>(prepared(sql, [limit, ...(kp?.params ?? [])], true)));
+    return this.rowsOf(schema, r.rows).rows;
   }
 
   async readKeys(scan: Scan, schema: TableSchema, keys: KeyTuple[]): Promise<(StoredRow | undefined)[]> {
@@ -255,13 +297,10 @@ export class PostgresTarget implements Target {
     if (keys.length === 0) return [];
     const meta = await this.meta(scan.table);
     const { sql, params } = this.keyJoin(scan, meta, keys);
-    const r = await this.withRetry('reading rows by key', () => this.pool.query<StoredRow & { __i: bigint }>(prepared(`SELECT u.i AS __i, ${this.selectList(schema, 't.')} ${sql}`, params)));
+    const r = await this.withRetry('reading rows by key', () => this.pool.query<unknown[]>(prepared(`SELECT u.i, ${this.selectList(schema, 't.')} ${sql}`, params, true)));
     const out: (StoredRow | undefined)[] = new Array(keys.length).fill(undefined);
-    for (const row of r.rows) {
-      const i = Number(row.__i) - 1;
-      delete (row as Record<string, unknown>).__i;
-      out[i] = row;
-    }
+    const { rows, leads } = this.rowsOf(schema, r.rows, 1);
+    rows.forEach((row, j) => (out[Number(leads[j]![0]) - 1] = row));
     return out;
   }
 
@@ -289,8 +328,8 @@ export class PostgresTarget implements Target {
     const pct = rows > 200_000 && !scan.where ? Math.min(100, (400 * Math.max(n, 50)) / rows) : 100;
     const from = pct < 100 ? `${meta.qualified} TABLESAMPLE BERNOULLI (${pct}) REPEATABLE (${Math.trunc(seed)})` : meta.qualified;
     const sql = `SELECT * FROM (SELECT ${this.selectList(schema)} FROM ${from}${this.where(scan)} ORDER BY md5($1::text || ${rowKey}) LIMIT $2) s ORDER BY ${keyList}`;
-    const r = await this.withRetry('sampling rows', () => this.pool.query<StoredRow>(sql, [String(seed), n]));
-    return r.rows;
+    const r = await this.withRetry('sampling rows', () => this.pool.query<unknown[]>({ text: sql, values: [String(seed), n], rowMode: 'array' }));
+    return this.rowsOf(schema, r.rows).rows;
   }
 
   /**
@@ -306,8 +345,8 @@ export class PostgresTarget implements Target {
           SELECT *, row_number() OVER (PARTITION BY ${q(column)} ORDER BY h) AS __rn, count(*) OVER (PARTITION BY ${q(column)}) AS __n
           FROM (SELECT *, md5($1::text || ${rowKey}) AS h FROM ${meta.qualified}${this.where(scan)}) hashed) ranked
         ORDER BY (__rn = 1) DESC, (__rn - 0.5) / __n, h LIMIT $2`;
-      const r = await this.withRetry('sampling rows', () => this.pool.query<StoredRow>(`SELECT * FROM (${sql}) s ORDER BY ${keyList}`, [String(seed), n]));
-      return r.rows;
+      const r = await this.withRetry('sampling rows', () => this.pool.query<unknown[]>({ text: `SELECT * FROM (${sql}) s ORDER BY ${keyList}`, values: [String(seed), n], rowMode: 'array' }));
+      return this.rowsOf(schema, r.rows).rows;
     });
   }
 
@@ -452,43 +491,66 @@ export class PostgresTarget implements Target {
     const now = this.schemaFrom(scan.table, info);
     if (now.fingerprint !== schema.fingerprint) throw schemaDrift(schema, now);
 
-    const keys = writes.map((w) => w.key);
-    const { sql, params } = this.keyJoin(scan, meta, keys, ' FOR UPDATE OF t');
-    const cur = await client.query<StoredRow & { __i: bigint }>(prepared(`SELECT u.i AS __i, ${this.selectList(schema, 't.')} ${sql}`, params));
-    const current: (StoredRow | undefined)[] = new Array(writes.length).fill(undefined);
-    for (const row of cur.rows) {
-      const i = Number(row.__i) - 1;
-      delete (row as Record<string, unknown>).__i;
-      current[i] = row;
-    }
-    const outcomes: CasOutcome[] = writes.map((w, i) => {
-      const row = current[i];
-      if (!row) return 'missing';
-      const h = hashRow(row);
-      if (h === w.doneHash) return 'already';
-      return h === w.expectHash ? 'written' : 'drifted';
-    });
-    const changed = writes.filter((_, i) => outcomes[i] === 'written');
-    if (changed.length) {
-      // One UPDATE for the batch, fed by unnest() of one text array per column, each cast to the column's
-      // type (bench/postgres-methods.ts: faster than a VALUES list or a JSON parameter). The assignment then
-      // applies the column's modifier exactly as for any UPDATE. A column only some rows set carries a flag.
-      const setCols = [...new Set(changed.flatMap((w) => Object.keys(w.set)))].filter((c) => !scan.key.includes(c));
-      const partial = setCols.filter((c) => !changed.every((w) => c in w.set));
+    const outcomes: CasOutcome[] = new Array(writes.length);
+    const nk = scan.key.length;
+    // One UPDATE for the batch, fed by unnest() of one text array per column, each cast to the column's
+    // type (bench/postgres-methods.ts: faster than a VALUES list or a JSON parameter). The assignment then
+    // applies the column's modifier exactly as for any UPDATE. A column only some rows set carries a flag.
+    // The compare-and-set check is part of the UPDATE: a row is written only while its token (computed
+    // by the server from its current values) is the expected one; READ COMMITTED re-checks it on the
+    // newest version of a row another session changes meanwhile.
+    const serverSide = writes.every((w) => w.expectHash.startsWith('pg1:') && w.doneHash.startsWith('pg1:'));
+    const setCols = [...new Set(writes.flatMap((w) => Object.keys(w.set)))].filter((c) => !scan.key.includes(c));
+    const update = async (idx: number[], withExpected: boolean): Promise<Set<number>> => {
+      const ws = idx.map((i) => writes[i]!);
+      const partial = setCols.filter((c) => !ws.every((w) => c in w.set));
       const u = unnestOf([
-        ...scan.key.map((k, j) => ({ type: meta.types.get(k)!, values: changed.map((w) => w.key[j] ?? null) })),
-        ...setCols.map((c) => ({ type: meta.types.get(c)!, values: changed.map((w) => w.set[c] ?? null) })),
-        ...partial.map((c) => ({ type: BOOL, values: changed.map((w) => c in w.set) })),
+        ...scan.key.map((k, j) => ({ type: meta.types.get(k)!, values: ws.map((w) => w.key[j] ?? null) })),
+        { type: TEXT, values: ws.map((w) => (withExpected ? w.expectHash : '')) },
+        ...setCols.map((c) => ({ type: meta.types.get(c)!, values: ws.map((w) => w.set[c] ?? null) })),
+        ...partial.map((c) => ({ type: BOOL, values: ws.map((w) => c in w.set) })),
       ]);
-      const nk = scan.key.length;
       const assignments = setCols.map((c, j) => {
-        const v = u.cols[nk + j]!;
+        const v = u.cols[nk + 1 + j]!;
         const p = partial.indexOf(c);
-        return `${q(c)} = ${p < 0 ? v : `CASE WHEN ${u.cols[nk + setCols.length + p]} THEN ${v} ELSE t.${q(c)} END`}`;
+        return `${q(c)} = ${p < 0 ? v : `CASE WHEN ${u.cols[nk + 1 + setCols.length + p]} THEN ${v} ELSE t.${q(c)} END`}`;
       });
-      const cond = scan.key.map((k, j) => `t.${q(k)} = ${u.cols[j]}`).join(' AND ');
-      const upd = await client.query(prepared(`UPDATE ${meta.qualified} AS t SET ${assignments.join(', ')} FROM ${u.from} WHERE ${cond}`, u.params));
-      if (upd.rowCount !== changed.length) throw new RedressError('INTERNAL', `the batch update touched ${upd.rowCount} rows, expected ${changed.length}; rolled back`);
+      const cond = [...scan.key.map((k, j) => `t.${q(k)} = ${u.cols[j]}`), ...(withExpected ? [`${this.tokenSql(schema, 't.')} = ${u.cols[nk]}`] : [])].join(' AND ');
+      const r = await client.query<unknown[]>(prepared(`UPDATE ${meta.qualified} AS t SET ${assignments.join(', ')} FROM ${u.from} WHERE ${cond} RETURNING u.i`, u.params, true));
+      return new Set(r.rows.map((x) => idx[Number(x[0]) - 1]!));
+    };
+    /** The rows at these indexes, locked, with their tokens. */
+    const current = async (idx: number[]): Promise<Map<number, StoredRow>> => {
+      const { sql, params } = this.keyJoin(scan, meta, idx.map((i) => writes[i]!.key), ' FOR UPDATE OF t');
+      const r = await client.query<unknown[]>(prepared(`SELECT u.i, ${this.selectList(schema, 't.')} ${sql}`, params, true));
+      const { rows, leads } = this.rowsOf(schema, r.rows, 1);
+      return new Map(rows.map((row, j) => [idx[Number(leads[j]![0]) - 1]!, row]));
+    };
+    const all = writes.map((_, i) => i);
+    if (serverSide) {
+      const written = await update(all, true);
+      const others = all.filter((i) => !written.has(i));
+      const now = others.length ? await current(others) : new Map<number, StoredRow>();
+      for (const i of all) {
+        if (written.has(i)) outcomes[i] = 'written';
+        else {
+          const row = now.get(i);
+          outcomes[i] = !row ? 'missing' : this.tokens.get(row) === writes[i]!.doneHash ? 'already' : 'drifted';
+        }
+      }
+    } else {
+      // Tokens of another kind (a caller's own hash): lock and read the rows, compare here, then write.
+      const now = await current(all);
+      for (const i of all) {
+        const row = now.get(i);
+        const h = row ? hashRow(row) : null;
+        outcomes[i] = !row ? 'missing' : h === writes[i]!.doneHash ? 'already' : h === writes[i]!.expectHash ? 'written' : 'drifted';
+      }
+      const toWrite = all.filter((i) => outcomes[i] === 'written');
+      if (toWrite.length) {
+        const written = await update(toWrite, false);
+        if (written.size !== toWrite.length) throw new RedressError('INTERNAL', `the batch update touched ${written.size} rows, expected ${toWrite.length}; rolled back`);
+      }
     }
     if (this.beforeCommit) await this.beforeCommit((client as unknown as { processID: number }).processID);
     await client.query('COMMIT');
@@ -515,6 +577,7 @@ function baseType(t: PgTypeInfo): string {
 }
 
 const BOOL: PgTypeInfo = { oid: 16, name: 'bool', sqlType: 'boolean', category: 'B' };
+const TEXT: PgTypeInfo = { oid: 25, name: 'text', sqlType: 'text', category: 'S' };
 
 /**
  * `unnest($1::text[], $2::text[], ...) WITH ORDINALITY AS u(c0, c1, ..., i)`, one text array per column of
@@ -539,8 +602,40 @@ function textArray(values: (string | null)[]): string {
  * A named (prepared) statement: PostgreSQL plans it once per connection instead of for every batch.
  * The name is derived from the text, so a changed statement is a new one.
  */
-function prepared(text: string, values: unknown[]): pg.QueryConfig {
-  return { name: 'redress_' + createHash('sha1').update(text).digest('hex').slice(0, 20), text, values };
+function prepared(text: string, values: unknown[], arrays = false): pg.QueryConfig {
+  return { name: 'redress_' + createHash('sha1').update(text).digest('hex').slice(0, 20), text, values, ...(arrays ? { rowMode: 'array' } : {}) };
+}
+
+/** A row's compare-and-set token rendered in JavaScript: the same bytes as PostgresTarget.tokenSql hashes. */
+export function rowToken(schema: TableSchema, types: Map<string, PgTypeInfo> | undefined, row: StoredRow): string {
+  let s = '';
+  for (const c of schema.columns) {
+    const x = renderForToken(types?.get(c.name), row[c.name] ?? null);
+    s += x === null ? '~' : `${Buffer.byteLength(x)}:${x}`;
+  }
+  return 'pg1:' + createHash('sha256').update(s).digest('hex');
+}
+
+function renderForToken(t: PgTypeInfo | undefined, v: StoredValue): string | null {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'number' && t && (t.name === 'float4' || t.name === 'float8')) {
+    if (Number.isNaN(v)) return 'NaN';
+    const b = Buffer.alloc(t.name === 'float4' ? 4 : 8);
+    if (t.name === 'float4') b.writeFloatBE(Math.fround(v));
+    else b.writeDoubleBE(v);
+    return b.toString('hex');
+  }
+  switch (typeof v) {
+    case 'string':
+      return v;
+    case 'bigint':
+    case 'number':
+      return String(v);
+    case 'boolean':
+      return v ? 'true' : 'false';
+  }
+  if (v instanceof Uint8Array) return '\\x' + Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex');
+  return v.text; // TypedText and JsonText keep the server's own text
 }
 
 function textOf(e: Encoded): string | null {
