@@ -116,8 +116,8 @@ const newValueArb = fc.oneof(
 test('an identity transform and one returning the row unchanged plan zero changes on any table', async () => {
   await assertProperty(
     fc.asyncProperty(
-      shapeArb({ minRows: 1, maxRows: 60, maxCols: 6 }).chain((shape) => tableArb(shape, 't')),
-      async (generated) => {
+      shapeArb({ minRows: 1, maxRows: 60, maxCols: 6 }).chain((shape) => fc.tuple(tableArb(shape, 't'), fc.integer({ min: 1, max: 20 }))),
+      async ([generated, batch]) => {
         const spec = { ...generated, table: `t${++n}` };
         withDb(ws, (db) => createTable(db, spec));
         const rows = spec.rows.length;
@@ -125,7 +125,7 @@ test('an identity transform and one returning the row unchanged plan zero change
           ['empty', 'return {};'],
           ['spread', 'return { ...row };'],
         ]) {
-          const dry = await dryRun(d.client, ws.correction(`${spec.table}-${name}`, correctionSource({ id: `identity-${name}-${spec.table}`, spec, transform })));
+          const dry = await dryRun(d.client, ws.correction(`${spec.table}-${name}`, correctionSource({ id: `identity-${name}-${spec.table}`, spec, transform })), batch);
           const { scanned, changed, unchanged, quarantined } = dry.counts;
           const why = changed ? JSON.stringify((await plannedRows(d.client, dry.id)).slice(0, 3)) : '';
           assert.deepEqual({ scanned, changed, unchanged, quarantined }, { scanned: rows, changed: 0, unchanged: rows, quarantined: 0 }, `${transform} ${why}`);
@@ -141,7 +141,7 @@ test('a transform that changes one column leaves every other value and storage c
     .chain((shape) => fc.tuple(fc.constant(shape), fc.nat(shape.cols.length - 1), fc.boolean()))
     .chain(([shape, x, notNull]) => {
       // Sometimes the changed column is NOT NULL (its values then never NULL or NaN to begin with).
-      const cols = shape.cols.map((c, i) => (i === x ? { ...c, notNull: notNull && i === x } : c));
+      const cols = shape.cols.map((c, i) => (i === x ? { ...c, notNull } : c));
       const xValue = valueArb.filter((v) => !(notNull && (v === null || (typeof v === 'number' && Number.isNaN(v)))));
       return tableArb({ ...shape, cols }, 't', (c) => (c.name === cols[x]!.name ? xValue : valueArb)).chain((spec) =>
         fc.record({
