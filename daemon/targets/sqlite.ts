@@ -21,17 +21,22 @@ export function affinity(declared: string): 'INTEGER' | 'TEXT' | 'BLOB' | 'REAL'
 const isJsonColumn = (c: Column) => /JSON/i.test(c.type);
 
 /**
- * A row's compare-and-set token, computed by SQLite itself: every column through quote(), which keeps
- * the storage class (5 and 5.0 and '5' differ), NULL apart from '', text exactly, reals to 17 digits.
- * Computed natively while reading, so compare-and-set runs as one set-based UPDATE per batch.
+ * A row's compare-and-set token, computed by SQLite itself, one part per column: text as 'T' and the hex
+ * of its bytes (quote() stops at the first NUL, so 'a' and 'a\0b' would look alike), everything else
+ * through quote(), which keeps the storage class (5 and 5.0 differ), NULL apart from '', reals to 17
+ * digits, blobs as X'..'. No part holds a comma, so the joined token is unambiguous. Computed natively
+ * while reading, so compare-and-set runs as one set-based UPDATE per batch.
  */
 export function tokenExpr(columns: Column[], alias = ''): string {
   const a = alias ? `${alias}.` : '';
   return columns
     .map((c) => {
       const col = `${a}${q(c.name)}`;
+      const text = `WHEN 'text' THEN 'T' || hex(${col})`;
       // quote() prints -0.0 as 0.0; atan2 tells the zeros apart. TEXT columns never hold a real.
-      return affinity(c.type) === 'TEXT' ? `quote(${col})` : `quote(${col}) || CASE WHEN ${col} = 0 AND typeof(${col}) = 'real' AND atan2(${col}, -1) < 0 THEN '-' ELSE '' END`;
+      return affinity(c.type) === 'TEXT'
+        ? `CASE typeof(${col}) ${text} ELSE quote(${col}) END`
+        : `CASE typeof(${col}) ${text} WHEN 'real' THEN quote(${col}) || CASE WHEN ${col} = 0 AND atan2(${col}, -1) < 0 THEN '-' ELSE '' END ELSE quote(${col}) END`;
     })
     .join(` || ',' || `);
 }

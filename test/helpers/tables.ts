@@ -351,15 +351,16 @@ export default defineCorrection<Record<string, any>>({
 
 /**
  * fc.assert, but a failure reports the property's own error first (with its stack) and a counterexample
- * cut to a readable length; the seed and path replay it (`{ seed, path }` in the parameters).
+ * cut to a readable length. The seed and path it prints replay it: FC_SEED=… FC_PATH=… node scripts/test.mjs <file>.
  */
 export async function assertProperty<Ts>(prop: fc.IAsyncPropertyWithHooks<Ts> | fc.IAsyncProperty<Ts>, params: fc.Parameters<Ts>): Promise<void> {
-  const out = await fc.check(prop, params);
+  const replay = process.env.FC_SEED ? { seed: Number(process.env.FC_SEED), path: process.env.FC_PATH } : {};
+  const out = await fc.check(prop, { ...params, ...replay });
   if (!out.failed) return;
   const err = out.errorInstance as Error | undefined;
   const example = fc.stringify(out.counterexample).slice(0, 4000);
   const e = new Error(
-    `Property failed after ${out.numRuns} run(s), shrunk ${out.numShrinks} time(s); replay with { seed: ${out.seed}, path: ${JSON.stringify(out.counterexamplePath)} }\n` +
+    `Property failed after ${out.numRuns} run(s), shrunk ${out.numShrinks} time(s); replay with FC_SEED=${out.seed} FC_PATH=${out.counterexamplePath ?? ''}\n` +
       `${err?.stack ?? String(err)}\nCounterexample (cut to 4000 characters): ${example}`,
   );
   throw e;
