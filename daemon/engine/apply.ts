@@ -5,7 +5,7 @@ import { RedressError } from '../../shared/errors';
 import type { ApplyCounts } from '../../shared/protocol';
 import { createHash } from 'node:crypto';
 import { fromWire, type StoredValue, type WireValue } from '../../shared/values';
-import type { Ledger, PlanRow, PlanRowRecord, RunRow } from '../ledger/ledger';
+import type { Ledger, PlanRow, PlanRowRecord, RowOutcome, RunRow } from '../ledger/ledger';
 import { schemaDrift } from '../targets/schemaDrift';
 import type { CasOutcome, CasWrite, Scan, StoredRow, TableSchema, Target } from '../targets/target';
 import { planContentHash } from './planHash';
@@ -120,7 +120,7 @@ async function casLoop(
     }));
     const outcomes: CasOutcome[] = await target.casWrite(pc.scan, pc.schema, writes, hashRow);
     faultPoint('after-target-commit', batches + 1);
-    const exceptions: { seq: number; outcome: string }[] = [];
+    const exceptions: RowOutcome[] = [];
     outcomes.forEach((o, i) => {
       counts.scanned++;
       if (o === 'written') {
@@ -138,7 +138,7 @@ async function casLoop(
     });
     lastSeq = scannedTo;
     batches++;
-    ledger.checkpoint(run.id, { batchesDone: batches, cursor: lastSeq, counts, apply, extra: () => ledger.insertOutcomes(run.id, exceptions) });
+    ledger.checkpoint(run.id, { batchesDone: batches, cursor: lastSeq, counts, apply, outcomes: exceptions });
     faultPoint('after-checkpoint', batches);
     await ctl.progress();
     if (throttle) await throttle.afterBatch(ctl, rows.length, performance.now() - started);

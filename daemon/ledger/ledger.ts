@@ -4,6 +4,7 @@ import { sqliteOptions } from '../sqliteBinding';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { coerceError, RedressError } from '../../shared/errors';
 import type { ApplyCounts, RunKind, RunStatus, RunSummary, Summary } from '../../shared/protocol';
 import { sha256 } from '../../shared/values';
@@ -54,6 +55,12 @@ export interface PlanRow {
   tableSchema: string;
   changes: number;
   createdAt: string;
+}
+
+/** An apply or rollback row that did not go as planned (drifted, missing, already so). */
+export interface RowOutcome {
+  seq: number;
+  outcome: string;
 }
 
 export interface PlanRowRecord {
@@ -213,14 +220,29 @@ export class Ledger {
     return (this.db.prepare('SELECT * FROM runs WHERE status = ?').all(status) as Record<string, unknown>[]).map(toRunRow);
   }
 
-  /** Records a committed batch: new counts and checkpoint, with a progress event, in one transaction. */
-  checkpoint(runId: string, u: { batchesDone: number; cursor: unknown; counts: Summary; apply?: ApplyCounts; extra?: () => void; event?: Record<string, unknown> }): void {
+  /**
+   * Records a committed batch: new counts and checkpoint, with a progress event, in one transaction.
+   * The event repeats the checkpoint and the batch's row outcomes, so `verifyState` can tell whether
+   * the runs and row_outcomes tables still say what the chain says.
+   */
+  checkpoint(
+    runId: string,
+    u: { batchesDone: number; cursor: unknown; counts: Summary; apply?: ApplyCounts; outcomes?: RowOutcome[]; extra?: () => void; event?: Record<string, unknown> },
+  ): void {
     this.tx(() => {
       u.extra?.();
+      if (u.outcomes) this.insertOutcomes(runId, u.outcomes);
       this.db
         .prepare('UPDATE runs SET batches_done = ?, cursor = ?, counts = ?, apply_counts = COALESCE(?, apply_counts), updated_at = ? WHERE id = ?')
         .run(u.batchesDone, JSON.stringify(u.cursor), JSON.stringify(u.counts), u.apply ? JSON.stringify(u.apply) : null, new Date().toISOString(), runId);
-      this.append(runId, 'progress', { batch: u.batchesDone, counts: u.counts, ...(u.apply ? { apply: u.apply } : {}), ...(u.event ?? {}) });
+      this.append(runId, 'progress', {
+        batch: u.batchesDone,
+        cursor: u.cursor ?? null,
+        counts: u.counts,
+        ...(u.apply ? { apply: u.apply } : {}),
+        ...(u.outcomes ? { outcomes: u.outcomes.map((o) => [o.seq, o.outcome]) } : {}),
+        ...(u.event ?? {}),
+      });
     });
   }
 
@@ -311,7 +333,7 @@ export class Ledger {
 
   // ---------- apply outcomes ----------
 
-  insertOutcomes(runId: string, outcomes: { seq: number; outcome: string }[]): void {
+  private insertOutcomes(runId: string, outcomes: RowOutcome[]): void {
     const ins = this.db.prepare('INSERT OR REPLACE INTO row_outcomes (run_id, seq, outcome) VALUES (?, ?, ?)');
     for (const o of outcomes) ins.run(runId, o.seq, o.outcome);
   }
@@ -351,6 +373,71 @@ export class Ledger {
       if (problems.length >= 20) break;
     }
     return { ok: problems.length === 0, events: n, problems };
+  }
+
+  /**
+   * Checks that the tables the engine works from (runs, plans, row_outcomes) say what the event chain
+   * says: each run's kind, options, status, checkpoint and counts are those of its last events; its row
+   * outcomes are those its progress events recorded; each plan was announced by a plan-created event with
+   * its content hash, and its stored code hashes to its code hash. An edit to those tables, or events cut
+   * from the end of the chain, shows up here. (Whole runs cut from the end together with their rows in
+   * runs cannot be told from a shorter history: that needs a copy of the chain head kept elsewhere.)
+   */
+  verifyState(): string[] {
+    type Seen = { started?: Record<string, unknown>; progress?: Record<string, unknown>; status?: { status: unknown; message: unknown }; outcomes: Map<number, string> };
+    const seen = new Map<string, Seen>();
+    const planEvents = new Map<string, Record<string, unknown>>();
+    for (const e of this.db.prepare('SELECT run_id, kind, data FROM events ORDER BY seq').iterate() as Iterable<{ run_id: string | null; kind: string; data: string }>) {
+      const data = JSON.parse(e.data) as Record<string, unknown>;
+      if (e.run_id === null) {
+        if (e.kind === 'plan-created') planEvents.set(data.planId as string, data);
+        continue;
+      }
+      let s = seen.get(e.run_id);
+      if (!s) seen.set(e.run_id, (s = { outcomes: new Map() }));
+      if (e.kind === 'started') s.started = data;
+      else if (e.kind === 'progress') {
+        s.progress = data;
+        for (const [seq, outcome] of (data.outcomes as [number, string][] | undefined) ?? []) s.outcomes.set(seq, outcome);
+      }
+      if ('status' in data) s.status = { status: data.status, message: data.message ?? null };
+    }
+
+    const problems: string[] = [];
+    const differs = (a: unknown, b: unknown) => !isDeepStrictEqual(a, b);
+    for (const r of this.db.prepare('SELECT * FROM runs ORDER BY created_at, id').all() as Record<string, unknown>[]) {
+      const run = toRunRow(r);
+      const s = seen.get(run.id);
+      seen.delete(run.id);
+      if (!s?.started) {
+        problems.push(`run ${run.id}: no 'started' event records it (the runs table was edited)`);
+        continue;
+      }
+      const st = s.started;
+      const planId = run.kind === 'dry-run' ? ([...planEvents.values()].find((p) => p.dryRunId === run.id)?.planId ?? null) : st.planId;
+      if (st.kind !== run.kind || st.correctionId !== run.correctionId || planId !== run.planId || st.parentRunId !== run.parentRunId || differs(st.options, run.options) || st.totalRows !== run.totalRows) {
+        problems.push(`run ${run.id}: its kind, correction, plan, parent or options differ from its 'started' event (the runs table was edited)`);
+      }
+      const status = s.status ?? { status: 'running', message: null };
+      if (status.status !== run.status || status.message !== run.message) {
+        problems.push(`run ${run.id}: status '${run.status}' differs from its last event ('${String(status.status)}'): the runs table was edited or events were cut from the end of the chain`);
+      }
+      const p = s.progress ?? { batch: 0, cursor: null, counts: emptySummary() };
+      if (p.batch !== run.batchesDone || differs(p.cursor ?? null, run.cursor) || differs(p.counts, run.counts) || (p.apply !== undefined && differs(p.apply, run.apply))) {
+        problems.push(`run ${run.id}: its checkpoint or counts differ from its last progress event (batch ${String(p.batch)}): the runs table was edited or events were cut from the end of the chain`);
+      }
+      const stored = this.outcomes(run.id);
+      const mismatch = [...new Set([...stored.keys(), ...s.outcomes.keys()])].filter((seq) => stored.get(seq) !== s.outcomes.get(seq));
+      if (mismatch.length > 0) problems.push(`run ${run.id}: row outcomes of plan row(s) ${mismatch.slice(0, 5).join(', ')}${mismatch.length > 5 ? ', …' : ''} differ from what its progress events recorded (row_outcomes was edited)`);
+    }
+    for (const runId of seen.keys()) problems.push(`run ${runId}: has events but no row in the runs table (it was deleted)`);
+
+    for (const plan of this.plans()) {
+      const ev = planEvents.get(plan.id);
+      if (!ev || ev.contentHash !== plan.contentHash || ev.dryRunId !== plan.dryRunId) problems.push(`plan ${plan.id}: no plan-created event records it with this content hash (the plans table was edited)`);
+      if (sha256(plan.code) !== plan.codeHash) problems.push(`plan ${plan.id}: its stored code does not hash to its code hash (the plans table was edited)`);
+    }
+    return problems;
   }
 
   close(): void {

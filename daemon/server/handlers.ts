@@ -83,7 +83,7 @@ export function makeHandlers(d: { engine: Engine; ledger: Ledger; workspace: str
     },
     ledgerVerify: () => {
       const chain = ledger.verifyChain();
-      const problems = [...chain.problems];
+      const problems = [...chain.problems, ...ledger.verifyState()];
       let plans = 0;
       for (const plan of ledger.plans()) {
         plans++;
