@@ -70,7 +70,7 @@ export function makeHandlers(d: { engine: Engine; ledger: Ledger; workspace: str
     },
     rollback: async (p) => ({ runId: await engine.startFollowUp('rollback', p.runId) }),
     verify: async (p) => ({ runId: await engine.startFollowUp('verify', p.runId) }),
-    resume: (p) => ({ runId: engine.resume(p.runId) }),
+    resume: async (p) => ({ runId: await engine.resume(p.runId) }),
     pause: (p) => ({ status: engine.request(p.runId, 'pause') }),
     cancel: (p) => ({ status: engine.request(p.runId, 'cancel') }),
     runs: (p) => ({ runs: ledger.runs(p.limit).map((r) => runSummary(engine.runView(r))) }),
