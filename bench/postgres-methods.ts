@@ -1,7 +1,9 @@
 // Measures the alternatives behind the PostgreSQL target's choices, on this machine (ratios, not absolutes):
 //  - iteration: keyset queries `(k) > ($1) ORDER BY k LIMIT n` against a server-side cursor (DECLARE/FETCH);
-//  - batch writes: one UPDATE per batch fed by a JSON parameter (json_populate_record, what the target
-//    uses), by unnest() of typed arrays, and by a VALUES list.
+//  - batch writes: one UPDATE per batch fed by unnest() of one text array per column, each cast to its
+//    column's type (what the target uses for its compare-and-set UPDATE), by unnest() of typed arrays,
+//    by a JSON parameter (json_populate_record; the target uses it only to normalize values a transform
+//    returns, not to write them), and by a VALUES list.
 // Run: node --import tsx bench/postgres-methods.ts   (BENCH_ROWS, REDRESS_TEST_PG to change)
 import pg from 'pg';
 

@@ -1,13 +1,14 @@
 // The engine's front door: preview, and starting, pausing, resuming and cancelling runs.
 // Runs execute in this process, one loop per run; their record is the ledger.
 import { randomInt } from 'node:crypto';
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { coerceError, RedressError } from '../../shared/errors';
 import type { ParsedParams, Result, RunKind } from '../../shared/protocol';
 import { type Ledger, type RunRow } from '../ledger/ledger';
 import { SnapshotTarget } from '../targets/snapshot';
-import type { Target } from '../targets/target';
-import { runApply, runRollback, runVerify, type ApplyOptions } from './apply';
+import type { RunLock, Target } from '../targets/target';
+import { planContext, runApply, runRollback, runVerify, type ApplyOptions } from './apply';
 import { runDryRun, type DryRunOptions } from './dryRun';
 import { addToSummary, evaluateBatch, toRowDiff } from './evaluate';
 import { emptySummary } from '../ledger/ledger';
@@ -17,7 +18,7 @@ import { RunControl, type RunOutcome } from './runControl';
 const HALTING: string[] = ['SCHEMA_DRIFT', 'CANARY_FAILED', 'QUARANTINE_LIMIT', 'TRANSFORM_TIMEOUT', 'PLAN_STALE', 'PLAN_TAMPERED', 'NON_DETERMINISTIC'];
 
 export class Engine {
-  private readonly active = new Map<string, { ctl: RunControl; done: Promise<void>; correctionId: string }>();
+  private readonly active = new Map<string, { ctl: RunControl; done: Promise<void>; correctionId: string; kind: RunRow['kind'] }>();
   /** Runs whose end could not be written to the ledger, with how they ended. */
   private readonly unrecorded = new Map<string, { status: RunRow['status']; message: string }>();
   /** Called when a run ends but the ledger could not record it; the server tells subscribers. */
@@ -96,13 +97,23 @@ export class Engine {
     };
     const total = await this.target.countRows(prep.scan);
     const run = this.ledger.createRun({ kind: 'dry-run', correctionId: prep.manifest.id, correctionPath: file, options: { ...options, key: prep.scan.key }, totalRows: total });
-    this.launch(run);
+    await this.launch(run);
     return run.id;
   }
 
   async startApply(p: ParsedParams<'apply'>): Promise<string> {
     const plan = this.ledger.requirePlan(p.planId);
     this.ensureNotBusy(plan.correctionId);
+    const lock = await this.lockRun(plan.id);
+    try {
+      return await this.startApplyLocked(p, plan, lock);
+    } catch (e) {
+      await lock?.release();
+      throw e;
+    }
+  }
+
+  private async startApplyLocked(p: ParsedParams<'apply'>, plan: ReturnType<Ledger['requirePlan']>, lock: RunLock | undefined): Promise<string> {
     const batchSize = p.batchSize ?? (JSON.parse(plan.manifest) as { options: { batchSize: number } }).options.batchSize;
     if (p.restOf) {
       const canary = this.ledger.requireRun(p.restOf);
@@ -112,7 +123,7 @@ export class Engine {
       }
       if (canary.status !== 'completed') throw new RedressError('RUN_STATE', `Canary run ${canary.id} is ${canary.status}; the rest can follow only a completed, verified canary.`);
       const run = this.restRun(canary, { batchSize, ...(p.throttle ? { throttle: p.throttle } : {}) });
-      this.launch(run);
+      await this.launch(run, lock);
       return run.id;
     }
     const options: ApplyOptions = {
@@ -129,7 +140,7 @@ export class Engine {
       options: options as unknown as Record<string, unknown>,
       totalRows: plan.changes,
     });
-    this.launch(run);
+    await this.launch(run, lock);
     return run.id;
   }
 
@@ -152,7 +163,11 @@ export class Engine {
   /** `redress tune`: a new batch size or pause for a running write run, from its next batch on. */
   tune(runId: string, t: { batchSize?: number; pauseMs?: number }): void {
     const a = this.active.get(runId);
-    if (!a) throw new RedressError('RUN_STATE', `Run ${runId} is not running; only a running apply or rollback can be tuned.`);
+    if (!a) throw new RedressError('RUN_STATE', `Run ${runId} is not running; only a running apply or rollback can be tuned. See \`redress status ${runId}\`.`);
+    if (a.kind !== 'apply' && a.kind !== 'rollback') {
+      throw new RedressError('RUN_STATE', `Run ${runId} is a ${a.kind} run; only an apply or rollback can be tuned. Give a ${a.kind} its batch size when starting it (-b).`);
+    }
+    if (t.batchSize === undefined && t.pauseMs === undefined) throw new RedressError('RUN_STATE', `Nothing to change for run ${runId}: give a batch size (-b N) or a pause (--pause-ms M).`);
     a.ctl.tune(t);
   }
 
@@ -167,27 +182,41 @@ export class Engine {
     }
     if (kind === 'rollback') this.ensureNotBusy(parent.correctionId);
     const plan = this.ledger.requirePlan(parent.planId!);
-    const run = this.ledger.createRun({
-      kind,
-      correctionId: parent.correctionId,
-      correctionPath: parent.correctionPath,
-      planId: plan.id,
-      parentRunId: parent.id,
-      options: { batchSize: (parent.options as { batchSize?: number }).batchSize ?? 500 },
-    });
-    this.launch(run);
-    return run.id;
+    const lock = kind === 'rollback' ? await this.lockRun(plan.id) : undefined;
+    try {
+      const po = parent.options as { batchSize?: number; throttle?: ApplyOptions['throttle'] };
+      const run = this.ledger.createRun({
+        kind,
+        correctionId: parent.correctionId,
+        correctionPath: parent.correctionPath,
+        planId: plan.id,
+        parentRunId: parent.id,
+        // A rollback is throttled as its apply was (the same production table).
+        options: { batchSize: po.batchSize ?? 500, ...(kind === 'rollback' && po.throttle ? { throttle: po.throttle } : {}) },
+      });
+      await this.launch(run, lock);
+      return run.id;
+    } catch (e) {
+      await lock?.release();
+      throw e;
+    }
   }
 
-  resume(runId: string): string {
+  async resume(runId: string): Promise<string> {
     const run = this.ledger.requireRun(runId);
     if (this.active.has(runId)) throw new RedressError('RUN_STATE', `Run ${runId} is already going.`);
     if (!['paused', 'interrupted', 'halted', 'failed'].includes(run.status)) {
       throw new RedressError('RUN_STATE', `Run ${runId} is ${run.status}; only paused, interrupted, halted or failed runs can be resumed.`);
     }
     this.ensureNotBusy(run.correctionId);
-    this.ledger.setStatus(runId, 'running', 'resumed', null, { fromBatch: run.batchesDone });
-    this.launch(this.ledger.requireRun(runId));
+    const lock = run.kind === 'apply' || run.kind === 'rollback' ? await this.lockRun(run.planId!) : undefined;
+    try {
+      this.ledger.setStatus(runId, 'running', 'resumed', null, { fromBatch: run.batchesDone });
+      await this.launch(this.ledger.requireRun(runId), lock);
+    } catch (e) {
+      await lock?.release();
+      throw e;
+    }
     return runId;
   }
 
@@ -223,19 +252,38 @@ export class Engine {
     }
   }
 
-  private launch(run: RunRow): void {
-    const ctl = new RunControl();
-    ctl.note = (msg) => this.log(`run ${run.id}: ${msg}`);
-    const entry = { ctl, done: Promise.resolve(), correctionId: run.correctionId };
-    this.active.set(run.id, entry);
-    entry.done = this.drive(run, ctl).finally(() => this.active.delete(run.id));
+  /**
+   * The target's lock for a write run of this plan's correction (PostgreSQL: a session-level advisory
+   * lock, so a run of the same correction from another daemon is refused); undefined where the target
+   * has none. Throws BUSY, naming the holder, before anything is written.
+   */
+  private async lockRun(planId: string): Promise<RunLock | undefined> {
+    if (!this.target.lockRun) return undefined;
+    const { scan } = planContext(this.ledger.requirePlan(planId));
+    return this.target.lockRun(scan, `redress starting ${scan.correctionId} pid ${process.pid}@${hostname()}`);
   }
 
-  private async drive(run: RunRow, ctl: RunControl): Promise<void> {
+  private async launch(run: RunRow, lock?: RunLock): Promise<void> {
+    // Whoever is refused the lock learns which run of which daemon holds it.
+    await lock?.describe(`redress run ${run.id} pid ${process.pid}@${hostname()}`);
+    const ctl = new RunControl();
+    ctl.note = (msg) => this.log(`run ${run.id}: ${msg}`);
+    const entry = { ctl, done: Promise.resolve(), correctionId: run.correctionId, kind: run.kind };
+    this.active.set(run.id, entry);
+    entry.done = this.drive(run, ctl, lock).finally(() => this.active.delete(run.id));
+  }
+
+  private async drive(run: RunRow, ctl: RunControl, lock?: RunLock): Promise<void> {
     let outcome: RunOutcome;
+    // The run lock is given up as soon as the loop ends (before the end is recorded, so whoever sees the
+    // run end can start the next one at once), except when a clean canary hands it on to the rest.
+    const release = async () => {
+      await lock?.release().catch((e: unknown) => this.log(`run ${run.id}: could not release its lock: ${coerceError(e).message}`));
+    };
     try {
       outcome = await loops[run.kind](this.ledger, this.target, run, ctl);
     } catch (e) {
+      await release();
       const err = coerceError(e);
       const status = HALTING.includes(err.code) ? 'halted' : 'failed';
       this.log(`run ${run.id} ${status}: ${err.message}`);
@@ -251,9 +299,15 @@ export class Engine {
       return;
     }
     // A clean canary that may continue by itself starts the rest of its plan as a run of its own.
-    const rest = run.kind === 'apply' && outcome.data?.canaryVerified !== undefined && (run.options as unknown as ApplyOptions).afterCanary === 'continue' ? this.restRun(this.ledger.requireRun(run.id)) : null;
+    const continues = run.kind === 'apply' && outcome.data?.canaryVerified !== undefined && (run.options as unknown as ApplyOptions).afterCanary === 'continue';
+    let rest: RunRow | null = null;
+    try {
+      if (continues) rest = this.restRun(this.ledger.requireRun(run.id));
+    } finally {
+      if (!rest) await release();
+    }
     this.ledger.setStatus(run.id, outcome.status, outcome.status, outcome.message, { ...(outcome.data ?? {}), ...(rest ? { restRunId: rest.id } : {}) });
-    if (rest) this.launch(rest);
+    if (rest) await this.launch(rest, lock);
   }
 }
 

@@ -6,17 +6,23 @@
 // the table's own row type, so the server applies each column's input function with its type modifier
 // (varchar(n) too long is an error, numeric(p,s) rounds) exactly as it does when it stores the value.
 //
-// Writes: one transaction per batch: advisory lock on (correction, table), lock timeout, ROW EXCLUSIVE
-// on the table, fingerprint check, SELECT ... FOR UPDATE of the batch's rows, hashes compared here,
-// then one UPDATE for every changed row. A batch cut off by a lost connection is retried with backoff;
-// compare-and-set makes the retry safe (rows already written count as "already").
+// Runs: an apply or rollback holds a session-level advisory lock on (correction, table) on a connection of
+// its own for the whole run (lockRun), so two runs of one correction on one table never overlap, even from
+// two daemons; a second run is refused before it writes, naming the holder.
+// Writes: one transaction per batch: lock and statement timeouts, ROW EXCLUSIVE on the table, fingerprint
+// check, then one UPDATE for the batch fed by unnest() of one text array per column, whose WHERE holds the
+// compare-and-set check (the row's token, computed by the server, must still be the expected one). Rows
+// it did not write are then read FOR UPDATE to tell "already in the after-state" from "drifted" or
+// "missing". A batch cut off by a lost connection is retried with backoff; compare-and-set makes the retry
+// safe (rows already written count as "already").
 import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
 import pg from 'pg';
 import { RedressError } from '../../shared/errors';
 import { sha256, type StoredValue } from '../../shared/values';
 import { encodeValue, pgCanonical, pgFriendly, PgTypeRegistry, pgTypeMatches, type Encoded, type PgTypeInfo } from './pgTypes';
 import { schemaDrift } from './schemaDrift';
-import { ValueFitError, type CasOutcome, type CasWrite, type Column, type KeyTuple, type Scan, type StoredRow, type TableSchema, type Target } from './target';
+import { ValueFitError, type CasOutcome, type CasWrite, type Column, type KeyTuple, type RunLock, type Scan, type StoredRow, type TableSchema, type Target } from './target';
 
 export const q = (name: string) => '"' + name.replace(/"/g, '""') + '"';
 const lit = (s: string) => "'" + s.replace(/'/g, "''") + "'";
@@ -68,6 +74,10 @@ export class PostgresTarget implements Target {
   /** The server's token of each row object this target read (rowTokens). */
   private readonly tokens = new WeakMap<StoredRow, string>();
   private readonly opts: Required<PostgresOptions>;
+  /** The connection string with Redress's session settings (run locks connect with it). */
+  private readonly url: string;
+  /** Run locks this target holds, by lock key (see lockRun). */
+  private readonly runLocks = new Map<string, PgRunLock>();
   /** Called with each retry (tests and the daemon log). */
   onRetry: (what: string, attempt: number, e: Error) => void = () => {};
   /** Test seam: runs inside a batch's transaction just before COMMIT, with the session's backend pid. */
@@ -77,6 +87,7 @@ export class PostgresTarget implements Target {
     this.opts = { statementTimeoutMs: 60_000, lockTimeoutMs: 5_000, retries: 6, backoffMs: 100, maxConnections: 4, ...opts };
     const { url, description } = withSessionOptions(connectionString, this.opts.statementTimeoutMs);
     this.description = description;
+    this.url = url;
     this.pool = new pg.Pool({
       connectionString: url,
       application_name: 'redress',
@@ -455,9 +466,49 @@ export class PostgresTarget implements Target {
 
   // ---------- compare-and-set writes ----------
 
+  // ---------- run locks ----------
+
+  /**
+   * A session-level advisory lock on (correction, table), taken with pg_try_advisory_lock on a connection
+   * of its own and held until release: for the whole of an apply or rollback run. Never waits: when
+   * another session holds it, throws BUSY naming that session (its application_name says which run of
+   * which daemon). A daemon that dies loses its session, and the server frees the lock with it.
+   */
+  async lockRun(scan: Scan, holder: string): Promise<RunLock> {
+    const meta = await this.meta(scan.table);
+    const key = runLockKey(scan, meta);
+    const lock = new PgRunLock(this.url, this.registry.types, key, holder, (who) => this.busy(scan, who));
+    await this.withRetry('taking the run lock', () => lock.acquire());
+    this.runLocks.set(key, lock);
+    lock.onRelease = () => {
+      if (this.runLocks.get(key) === lock) this.runLocks.delete(key);
+    };
+    return lock;
+  }
+
+  private busy(scan: Scan, who: LockHolder | null): RedressError {
+    const what = `${scan.correctionId ?? 'this correction'} on table ${scan.table}`;
+    const holder = who
+      ? `${who.app ? `"${who.app}"` : 'a session'} (PostgreSQL session pid ${who.pid}${who.addr ? ` from ${who.addr}` : ''}, connected since ${who.since})`
+      : 'another session (it ended just now: try again)';
+    return new RedressError(
+      'BUSY',
+      `Another run of ${what} is going on ${this.description}: its lock is held by ${holder}. Two runs of one correction on one table never overlap, so this one did not start and wrote nothing. ` +
+        `Wait for that run to end, or pause or cancel it from the workspace that started it (\`redress pause <run>\`). ` +
+        (who ? `If its daemon is gone, the server frees the lock when that session ends; to end it now: SELECT pg_terminate_backend(${who.pid}).` : ''),
+      { ...(who ? { holderPid: who.pid, holder: who.app } : {}) },
+    );
+  }
+
+  // ---------- compare-and-set writes ----------
+
   async casWrite(scan: Scan, schema: TableSchema, writes: CasWrite[], hashRow: (row: StoredRow) => string): Promise<CasOutcome[]> {
     if (writes.length === 0) return [];
     const meta = await this.meta(scan.table);
+    // The run's lock session was cut off (server restart, pg_terminate_backend): take the lock again before
+    // writing, or stop here if another run took it meanwhile.
+    const lock = this.runLocks.get(runLockKey(scan, meta));
+    if (lock?.lost) await this.withRetry('taking the run lock again', () => lock.acquire());
     return this.withRetry('writing a batch', async () => {
       const client = await this.pool.connect();
       // A checked-out client whose server goes away emits 'error'; the failing query reports it.
@@ -478,13 +529,11 @@ export class PostgresTarget implements Target {
   }
 
   private async casTransaction(client: pg.PoolClient, scan: Scan, schema: TableSchema, meta: PgTable, writes: CasWrite[], hashRow: (row: StoredRow) => string): Promise<CasOutcome[]> {
-    const lockKey = `redress:${scan.correctionId ?? ''}:${meta.qualified}`;
-    // One round trip for the transaction, its timeouts, the run's advisory lock and the table lock; then
-    // the catalog (a prepared statement: planned once per connection). Holding ROW EXCLUSIVE, no ALTER
-    // TABLE can commit until this batch has.
+    // One round trip for the transaction, its timeouts and the table lock (the run's own advisory lock is
+    // held for the whole run, see lockRun); then the catalog (a prepared statement: planned once per
+    // connection). Holding ROW EXCLUSIVE, no ALTER TABLE can commit until this batch has.
     await client.query(
       `BEGIN; SET LOCAL lock_timeout = ${Math.trunc(this.opts.lockTimeoutMs)}; SET LOCAL statement_timeout = ${Math.trunc(this.opts.statementTimeoutMs)};` +
-        ` SELECT pg_advisory_xact_lock(hashtext(${lit(lockKey)}));` +
         ` LOCK TABLE ${meta.qualified} IN ROW EXCLUSIVE MODE`,
     );
     const info = (await client.query<{ info: string | null }>({ name: 'redress-catalog', text: CATALOG_SQL, values: [meta.qualified] })).rows[0]!.info;
@@ -559,6 +608,99 @@ export class PostgresTarget implements Target {
 
   async close(): Promise<void> {
     await this.pool.end();
+  }
+}
+
+// ---------- run locks ----------
+
+/** What the run lock is keyed by: the correction and the table's qualified name. */
+function runLockKey(scan: Scan, meta: PgTable): string {
+  return `redress:${scan.correctionId ?? ''}:${meta.qualified}`;
+}
+
+/** The lock's two int4 keys: a constant class for Redress, and a hash of the key text ($1). */
+const LOCK_KEYS = `hashtext('redress-run'), hashtext($1)`;
+
+interface LockHolder {
+  pid: number;
+  app: string;
+  addr: string | null;
+  since: string;
+}
+
+/** application_name is at most 63 bytes. */
+function appName(holder: string): string {
+  let s = holder;
+  while (Buffer.byteLength(s) > 63) s = s.slice(0, -1);
+  return s;
+}
+
+/** The daemon's own part of a lock holder's name: which machine and process. */
+export const daemonLabel = (): string => `pid ${process.pid}@${hostname()}`;
+
+class PgRunLock implements RunLock {
+  private client: pg.Client | null = null;
+  /** The lock's session ended other than by release: the lock is gone with it. */
+  lost = false;
+  onRelease: () => void = () => {};
+
+  constructor(
+    private readonly url: string,
+    private readonly types: PgTypeRegistry['types'],
+    private readonly key: string,
+    private holder: string,
+    private readonly busy: (who: LockHolder | null) => Error,
+  ) {}
+
+  async acquire(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.url, application_name: appName(this.holder), connectionTimeoutMillis: 10_000, keepAlive: true, types: this.types });
+    const gone = () => {
+      if (this.client === client) this.lost = true;
+    };
+    client.on('error', gone);
+    client.on('end', gone);
+    await client.connect();
+    try {
+      const r = await client.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(${LOCK_KEYS}) AS ok`, [this.key]);
+      if (!r.rows[0]!.ok) throw this.busy(await this.holderOf(client));
+    } catch (e) {
+      await client.end().catch(() => {});
+      throw e;
+    }
+    const old = this.client;
+    this.client = client;
+    this.lost = false;
+    await old?.end().catch(() => {});
+  }
+
+  /** The session that holds the lock (pg_locks shows int4 keys as unsigned oids). */
+  private async holderOf(client: pg.Client): Promise<LockHolder | null> {
+    const r = await client.query<LockHolder>(
+      `SELECT a.pid, coalesce(a.application_name, '') AS app, host(a.client_addr) AS addr, date_trunc('second', a.backend_start)::text AS since
+       FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+       WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+         AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+         AND l.classid = (hashtext('redress-run')::int8 & 4294967295)::text::oid
+         AND l.objid = (hashtext($1)::int8 & 4294967295)::text::oid
+       LIMIT 1`,
+      [this.key],
+    );
+    return r.rows[0] ?? null;
+  }
+
+  async describe(holder: string): Promise<void> {
+    this.holder = holder;
+    await this.client?.query(`SELECT set_config('application_name', $1, false)`, [appName(holder)]).catch(() => {});
+  }
+
+  async release(): Promise<void> {
+    const client = this.client;
+    if (!client) return;
+    this.client = null;
+    this.onRelease();
+    // Unlock first: ending the session frees the lock too, but only once the server has noticed.
+    await client.query(`SELECT pg_advisory_unlock(${LOCK_KEYS})`, [this.key]).catch(() => {});
+    await client.end().catch(() => {});
   }
 }
 

@@ -76,9 +76,23 @@ export interface Target {
    * configured health query and built-in checks (long transactions, replication lag) where it can.
    */
   healthCheck?(o: { healthQuery?: string; maxTransactionAgeS?: number; maxReplicationLagS?: number }): Promise<string | null>;
+  /**
+   * Takes the lock a write run (apply, rollback) holds from its start to its end, so two runs of one
+   * correction on one table never overlap, even from two daemons; throws BUSY, naming the holder, when
+   * another run has it. Targets without one rely on the daemon's own check (one daemon per workspace).
+   */
+  lockRun?(scan: Scan, holder: string): Promise<RunLock>;
   /** All writes in one transaction, after checking the fingerprint (throws SCHEMA_DRIFT). */
   casWrite(scan: Scan, schema: TableSchema, writes: CasWrite[], hashRow: (row: StoredRow) => string): Promise<CasOutcome[]>;
   close(): Promise<void>;
+}
+
+/** A held run lock (Target.lockRun). */
+export interface RunLock {
+  /** Names the run that holds it, for whoever is refused it (PostgreSQL: the lock session's application_name). */
+  describe(holder: string): Promise<void>;
+  /** Gives it up; safe to call twice. */
+  release(): Promise<void>;
 }
 
 /** A value the transform returned does not fit its column; the row is quarantined with this message. */

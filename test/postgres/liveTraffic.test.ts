@@ -141,7 +141,7 @@ test('another run of the same correction holding the advisory lock keeps this on
   assert.equal(blocked.batchesDone, 0);
   assert.equal((await s.sql(`SELECT count(*)::int AS n FROM people WHERE email = lower(email)`)).rows[0]!.n, 0, 'nothing written while locked out');
   await s.sql(`SELECT pg_advisory_unlock(hashtext($1))`, [`redress:lower-email:${qualified}`]);
-  e.engine.resume(blocked.id);
+  await e.engine.resume(blocked.id);
   const done = await e.run(blocked.id);
   assert.equal(done.status, 'completed', done.message ?? '');
   assert.equal(done.apply.applied, ROWS);

@@ -93,7 +93,7 @@ test('pausing a run that waits on its throttle query stops it at once, and it re
   const paused = await e.run(runId);
   assert.equal(paused.status, 'paused');
   await s.sql(`UPDATE gate SET closed = false`);
-  e.engine.resume(runId);
+  await e.engine.resume(runId);
   const done = await e.run(runId);
   assert.equal(done.status, 'completed');
   assert.equal(await lowered(), ROWS);
