@@ -1,6 +1,7 @@
 // The daemon's WebSocket server: loopback only, per-session secret, known origins only, bounded
 // frames, every frame validated, heartbeats, and run events streamed from the ledger at each
-// client's own pace (a slow client lags behind in the ledger, not in daemon memory).
+// client's own pace (a slow client lags behind in the ledger, not in daemon memory), and a client's
+// requests read only while its replies drain.
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import type { Duplex } from 'node:stream';
@@ -12,6 +13,13 @@ import type { Handlers } from './handlers';
 
 /** Stop reading events for a client while this much is still queued for it. */
 const HIGH_WATER_BYTES = 256 * 1024;
+/**
+ * Stop reading a client's requests while this much of its replies is still queued for it, or while this
+ * many of its requests are being handled: a client that sends requests and never reads the replies then
+ * waits in its own TCP buffers, not in daemon memory.
+ */
+const REPLY_HIGH_WATER_BYTES = 4 * 1024 * 1024;
+const MAX_REQUESTS_IN_FLIGHT = 8;
 /** How often peers are pinged; one that has not answered the previous ping is terminated. */
 export const DEFAULT_HEARTBEAT_MS = 15_000;
 
@@ -31,6 +39,9 @@ interface Client {
   ws: WebSocket;
   alive: boolean;
   subs: Map<string, { afterSeq: number; timer: NodeJS.Timeout | null; pumping: boolean }>;
+  inFlight: number;
+  readsPaused: boolean;
+  drainTimer: NodeJS.Timeout | null;
 }
 
 export class DaemonServer {
@@ -83,7 +94,7 @@ export class DaemonServer {
   }
 
   private connected(ws: WebSocket): void {
-    const c: Client = { ws, alive: true, subs: new Map() };
+    const c: Client = { ws, alive: true, subs: new Map(), inFlight: 0, readsPaused: false, drainTimer: null };
     this.clients.add(c);
     this.onClientsChanged(this.clients.size);
     ws.on('pong', () => (c.alive = true));
@@ -91,6 +102,7 @@ export class DaemonServer {
     ws.on('error', (e) => this.o.log(`client error: ${e.message}`));
     ws.on('close', () => {
       for (const s of c.subs.values()) if (s.timer) clearTimeout(s.timer);
+      if (c.drainTimer) clearTimeout(c.drainTimer);
       this.clients.delete(c);
       this.onClientsChanged(this.clients.size);
     });
@@ -111,8 +123,36 @@ export class DaemonServer {
     if (c.ws.readyState === c.ws.OPEN) c.ws.send(JSON.stringify(f, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)));
   }
 
+  /** Pauses reading a client's frames while its replies back up or too many of its requests run; resumes after. */
+  private flowControl(c: Client): void {
+    if (c.ws.readyState !== c.ws.OPEN) return;
+    const backedUp = c.ws.bufferedAmount > REPLY_HIGH_WATER_BYTES;
+    const over = backedUp || c.inFlight >= MAX_REQUESTS_IN_FLIGHT;
+    if (over && !c.readsPaused) c.ws.pause();
+    else if (!over && c.readsPaused) c.ws.resume();
+    c.readsPaused = over;
+    // ws has no drain event of its own: look again shortly while the replies are what holds it back.
+    if (backedUp && !c.drainTimer) {
+      c.drainTimer = setTimeout(() => {
+        c.drainTimer = null;
+        this.flowControl(c);
+      }, 20);
+    }
+  }
+
   /** Parse at the boundary: a bad frame gets a typed error reply, never an exception in the loop. */
   private async frame(c: Client, data: RawData, isBinary: boolean): Promise<void> {
+    c.inFlight++;
+    this.flowControl(c);
+    try {
+      await this.handleFrame(c, data, isBinary);
+    } finally {
+      c.inFlight--;
+      this.flowControl(c);
+    }
+  }
+
+  private async handleFrame(c: Client, data: RawData, isBinary: boolean): Promise<void> {
     let id: number | null = null;
     try {
       if (isBinary) throw new RedressError('BAD_FRAME', 'Binary frames are not part of the protocol; send JSON text.');

@@ -331,6 +331,70 @@ export default defineCorrection({
   }
 });
 
+test('a client that pipelines requests and never reads the replies does not grow daemon memory, and later gets every reply in order', { timeout: 180_000 }, async () => {
+  // 2000 changed rows with 300-character names make each `diffs` page of 2000 rows about 1.3 MB; 150
+  // such requests sent without reading a reply are owed about 200 MB, fifty times the socket buffers.
+  const ROWS = 2000;
+  const REQUESTS = 150;
+  const pw = makeWorkspace((db) => {
+    db.exec('CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT NOT NULL)');
+    const ins = db.prepare('INSERT INTO people VALUES (?, ?)');
+    db.transaction(() => {
+      for (let i = 1; i <= ROWS; i++) ins.run(i, `PERSON ${i} `.padEnd(300, 'X'));
+    })();
+  });
+  const file = pw.correction(
+    'lower-name',
+    `import { defineCorrection } from 'redress';
+export default defineCorrection<{ id: number; name: string }>({
+  id: 'lower-name', description: 'lower-case names', target: { table: 'people', key: 'id' }, expects: { name: 'text' },
+  transform: (row) => ({ name: row.name.toLowerCase() }),
+});`,
+  );
+  const pd = await startTestDaemon(pw, { env: { ...process.env, REDRESS_HEARTBEAT_MS: String(60 * 60_000) } });
+  try {
+    const dry = await waitForRun(pd.client, (await pd.client.request('dryRun', { correction: file })).runId);
+    assert.equal(dry.counts.changed, ROWS);
+    await pd.client.request('diffs', { runId: dry.id, limit: 5000 }); // warm the code path before the baseline
+    const baseline = rssKiB(pd.pid);
+
+    const greedy = await openRaw(pd.port, { secret: readDaemonInfo(pw.dir)!.secret });
+    greedy.ws.pause();
+    let peak = baseline;
+    const sampler = setInterval(() => (peak = Math.max(peak, rssKiB(pd.pid))), 20);
+    try {
+      for (let i = 1; i <= REQUESTS; i++) greedy.send({ id: i, method: 'diffs', params: { runId: dry.id, limit: 5000 } });
+      // Whatever the daemon does with them, it keeps answering everyone else, and its memory stays put.
+      for (let k = 0; k < 20; k++) {
+        assert.equal((await pd.client.request('status', {})).pid, pd.pid);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      clearInterval(sampler);
+    }
+    peak = Math.max(peak, rssKiB(pd.pid));
+    const framesWhilePaused = greedy.frames.length;
+    greedy.ws.resume();
+    await greedy.waitFor((f) => f.type === 'result' && f.id === REQUESTS);
+    const replies = greedy.frames.filter((f) => f.type !== 'event');
+    assert.deepEqual(
+      replies.map((f) => (f.type === 'result' ? f.id : `error ${JSON.stringify(f)}`)),
+      Array.from({ length: REQUESTS }, (_, i) => i + 1),
+      'every request answered once, in order',
+    );
+    for (const f of replies) assert.equal((f as { result: { rows: unknown[] } }).result.rows.length, ROWS);
+    const owedMiB = greedy.bytes / 2 ** 20;
+    const grewMiB = (peak - baseline) / 1024;
+    assert.ok(framesWhilePaused < REQUESTS / 10, `the client really stopped reading (${framesWhilePaused} replies arrived while paused)`);
+    assert.ok(owedMiB > 150, `the replies were big enough to matter (${owedMiB.toFixed(1)} MiB)`);
+    assert.ok(grewMiB < owedMiB / 4, `daemon RSS grew ${grewMiB.toFixed(1)} MiB while a client that did not read was owed ${owedMiB.toFixed(1)} MiB`);
+    greedy.ws.close();
+  } finally {
+    await pd.stop();
+    pw.cleanup();
+  }
+});
+
 test('a client that stops answering pings is terminated; one that answers stays connected', { timeout: 60_000 }, async () => {
   const hw = makeWorkspace((db) => db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY)'));
   const hd = await startTestDaemon(hw, { env: { ...process.env, REDRESS_HEARTBEAT_MS: '100' } });
