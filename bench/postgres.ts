@@ -4,19 +4,21 @@
 //   3. the per-row loop teams write today (SELECT, then UPDATE, one autocommit statement each), timed on
 //      50,000 rows and scaled.
 // Prints rows/s and each against the baseline, measured in the same run on this machine.
-// Run: node --import tsx bench/postgres.ts   (BENCH_ROWS, BENCH_LOOP_ROWS, BENCH_BATCH, REDRESS_TEST_PG)
+// `npm run bench` runs it after the SQLite bench (bench/run.ts); alone:
+//   node --import tsx bench/postgres.ts   (BENCH_PG_ROWS, BENCH_LOOP_ROWS, BENCH_BATCH, REDRESS_TEST_PG)
+// An unreachable server is an error that says so and how to start it (pgSchema), never a silent skip.
 import pg from 'pg';
 import { dryRun, runToEnd, startTestDaemon, type Workspace } from '../test/helpers/harness';
 import { pgSchema, pgWorkspace } from '../test/helpers/pg';
 
-const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
+const ROWS = Number(process.env.BENCH_PG_ROWS ?? process.env.BENCH_ROWS ?? 1_000_000);
 const LOOP_ROWS = Math.min(ROWS, Number(process.env.BENCH_LOOP_ROWS ?? 50_000));
 const BATCH = Number(process.env.BENCH_BATCH ?? 2000);
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const line = (label: string, value: string) => console.log(`${label.padEnd(62)} ${value}`);
 
-async function main(): Promise<void> {
+export async function postgresBench(): Promise<void> {
   console.log(`Redress on PostgreSQL — ${ROWS.toLocaleString('en-US')} rows, batches of ${BATCH}, Node ${process.version}\n`);
   const s = await pgSchema('bench');
   try {
@@ -90,7 +92,9 @@ export default defineCorrection<{ id: number; name: string }>({
   }
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+if (require.main === module) {
+  postgresBench().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
