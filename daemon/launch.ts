@@ -56,7 +56,9 @@ export function startDaemon(workspace: string, o: StartOptions = {}): Promise<{ 
     lines.on('line', (l) => {
       if (l.startsWith('REDRESS_READY ')) done(null, JSON.parse(l.slice('REDRESS_READY '.length)));
     });
-    child.once('exit', (code) => done(new RedressError('DAEMON_UNAVAILABLE', `The daemon exited (code ${code}) before it was ready: ${stderr.trim() || 'no message'}. See .redress/daemon.log.`)));
+    child.once('exit', (code) =>
+      done(new RedressError('DAEMON_UNAVAILABLE', `The daemon exited (code ${code}) before it was ready: ${stderr.trim() || 'no message'}. See .redress/daemon.log.`, { exitCode: code })),
+    );
     child.once('error', (e) => done(new RedressError('DAEMON_UNAVAILABLE', `Cannot start the daemon: ${e.message}.`)));
   });
 }
@@ -65,8 +67,27 @@ export function startDaemon(workspace: string, o: StartOptions = {}): Promise<{ 
 export async function ensureDaemon(workspace: string, o: StartOptions = {}): Promise<DaemonClient> {
   const existing = await connectExisting(workspace);
   if (existing) return existing;
-  await startDaemon(workspace, o);
+  try {
+    await startDaemon(workspace, o);
+  } catch (e) {
+    // Exit code 3: another CLI or editor window started the daemon a moment before us. Use that one.
+    if (!(e instanceof RedressError && e.data?.exitCode === 3)) throw e;
+    return waitForWinner(workspace, 30_000);
+  }
   const info = readDaemonInfo(workspace);
   if (!info) throw new RedressError('DAEMON_UNAVAILABLE', 'The daemon started but wrote no .redress/daemon.json. See .redress/daemon.log.');
   return DaemonClient.connect(info);
+}
+
+/** Connects to the daemon that won a start race, once it has published daemon.json (bounded wait). */
+async function waitForWinner(workspace: string, timeoutMs: number): Promise<DaemonClient> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const c = await connectExisting(workspace);
+    if (c) return c;
+    if (Date.now() > deadline) {
+      throw new RedressError('DAEMON_UNAVAILABLE', `Another daemon holds the lock on ${stateDir(workspace)} but did not publish daemon.json within ${timeoutMs / 1000} s. See .redress/daemon.log, or stop it with \`redress daemon stop\`.`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

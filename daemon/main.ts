@@ -4,7 +4,8 @@
 // Prints one line `REDRESS_READY {"port":…,"pid":…}` on stdout when it accepts connections, then
 // nothing more on stdout (logs go to .redress/daemon.log).
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { appendFileSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { coerceError } from '../shared/errors';
 import { PROTOCOL_VERSION } from '../shared/protocol';
@@ -12,6 +13,7 @@ import { readConfig } from './config';
 import { Engine } from './engine/engine';
 import { Ledger } from './ledger/ledger';
 import { stateDir } from './paths';
+import { sqliteOptions } from './sqliteBinding';
 import { makeHandlers } from './server/handlers';
 import { DaemonServer } from './server/server';
 import { openTarget } from './targets/open';
@@ -41,26 +43,33 @@ const isAlive = (pid: number) => {
   }
 };
 
-/** One daemon per state folder: an exclusive lock file holding our pid; a stale one is taken over. */
+/**
+ * One daemon per state folder: an exclusive SQLite lock on daemon.lock, held for the daemon's life.
+ * The kernel drops it when the process dies (kill -9 included), so a dead daemon's lock is never taken
+ * over by guesswork, and two daemons starting together cannot both win. daemon.pid names the holder.
+ */
 function takeLock(dir: string): () => void {
-  const lock = join(dir, 'daemon.lock');
-  for (let attempt = 0; attempt < 2; attempt++) {
+  const pidFile = join(dir, 'daemon.pid');
+  const lock = new Database(join(dir, 'daemon.lock'), { ...sqliteOptions(), timeout: 0 });
+  try {
+    lock.exec('BEGIN EXCLUSIVE');
+  } catch (e) {
+    lock.close();
+    if ((e as { code?: string }).code !== 'SQLITE_BUSY') throw e;
+    let owner = '';
     try {
-      const fd = openSync(lock, 'wx', 0o600);
-      writeFileSync(fd, String(process.pid));
-      closeSync(fd);
-      return () => rmSync(lock, { force: true });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const owner = Number(readFileSync(lock, 'utf8'));
-      if (owner && isAlive(owner)) {
-        process.stderr.write(`Another Redress daemon (pid ${owner}) already serves ${dir}. Use it, or stop it with \`redress daemon stop\`.\n`);
-        process.exit(3);
-      }
-      rmSync(lock, { force: true });
+      owner = ` (pid ${Number(readFileSync(pidFile, 'utf8'))})`;
+    } catch {
+      /* it is still starting and has not written its pid yet */
     }
+    process.stderr.write(`Another Redress daemon${owner} already serves ${dir}. Use it, or stop it with \`redress daemon stop\`.\n`);
+    process.exit(3);
   }
-  throw new Error(`could not take the daemon lock ${lock}`);
+  writeFileSync(pidFile, String(process.pid), { mode: 0o600 });
+  return () => {
+    rmSync(pidFile, { force: true });
+    lock.close(); // ends the transaction: the lock is free
+  };
 }
 
 async function main(): Promise<void> {
