@@ -200,6 +200,8 @@ export const methods = {
       batchSize: z.number().int().min(1).max(100_000).optional(),
       /** Apply only rows whose key hash falls in the first `canaryPercent` percent. */
       canaryPercent: z.number().min(0).max(100).optional(),
+      /** Or only the first `canaryRows` rows in the same key-hash order (every row when the plan has fewer). */
+      canaryRows: z.number().int().min(1).max(1_000_000_000).optional(),
       /** After the canary slice: verify it, then wait for a person, or continue with the rest when clean. */
       afterCanary: z.enum(['wait', 'continue']).optional(),
       /** Apply the rest of the plan after this completed canary run (rows outside its slice). */

@@ -183,7 +183,7 @@ program
   .command('apply <plan>')
   .description('apply a plan to the target: compare-and-set writes, before-images, checkpoints')
   .option('-b, --batch-size <n>', 'rows per batch (one transaction each)', int)
-  .option('--canary <percent>', 'apply only this percentage of rows, chosen by key hash', (v) => Number(v))
+  .option('--canary <size>', 'apply a canary slice first: N rows (--canary 100) or P percent (--canary 5%), chosen by key hash', canarySize)
   .addOption(new Option('--after-canary <what>', 'verify the canary slice, then wait for a person or continue by itself when clean').choices(['wait', 'continue']))
   .option('--rest-of <run>', 'apply the rest of the plan after this completed canary run')
   .option('--pause-ms <ms>', 'pause between batches', (v) => Number(v))
@@ -198,7 +198,7 @@ program
       planId: string,
       o: {
         batchSize?: number;
-        canary?: number;
+        canary?: { rows: number } | { percent: number };
         afterCanary?: 'wait' | 'continue';
         restOf?: string;
         pauseMs?: number;
@@ -223,7 +223,7 @@ program
         const { runId } = await c.request('apply', {
           planId,
           ...(o.batchSize ? { batchSize: o.batchSize } : {}),
-          ...(o.canary !== undefined ? { canaryPercent: o.canary } : {}),
+          ...(o.canary ? ('rows' in o.canary ? { canaryRows: o.canary.rows } : { canaryPercent: o.canary.percent }) : {}),
           ...(o.afterCanary ? { afterCanary: o.afterCanary } : {}),
           ...(o.restOf ? { restOf: o.restOf } : {}),
           ...(Object.keys(throttle).length ? { throttle } : {}),
@@ -235,6 +235,14 @@ program
       });
     },
   );
+
+/** `--canary 100` is 100 rows, `--canary 5%` (or 0.5%) is a percentage. */
+function canarySize(v: string): { rows: number } | { percent: number } {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(%?)\s*$/.exec(v);
+  if (m && m[2] === '%' && Number(m[1]) <= 100) return { percent: Number(m[1]) };
+  if (m && m[2] === '' && /^\d+$/.test(m[1]!) && Number(m[1]) >= 1) return { rows: Number(m[1]) };
+  throw new RedressError('CONFIG', `"${v}" is not a canary size: give a whole number of rows (--canary 100) or a percentage up to 100% (--canary 5%).`);
+}
 
 /** The run a canary started for the rest of its plan (its completed event names it). */
 async function restRunOf(c: DaemonClient, canaryRunId: string): Promise<string | null> {

@@ -15,17 +15,67 @@ import { maxBatchSizeOf, Throttle, type ThrottleOptions } from './throttle';
 
 export interface ApplyOptions {
   batchSize: number;
+  /** A canary slice: the plan rows whose key hash falls in the first P percent... */
   canaryPercent?: number;
+  /** ...or the first N plan rows in key-hash order (all of them when the plan has fewer). */
+  canaryRows?: number;
   /** After the canary slice: verify it, then wait for a person (`--rest-of`) or continue by itself when clean. */
   afterCanary?: 'wait' | 'continue';
-  /** The rest of a canary run's plan: every row not in its first `excludeCanaryPercent` percent. */
+  /** The rest of a canary run's plan: every row not in its first `excludeCanaryPercent` percent... */
   excludeCanaryPercent?: number;
+  /** ...or not among its first `excludeCanaryRows` rows. */
+  excludeCanaryRows?: number;
   throttle?: ThrottleOptions;
 }
 
-/** The plan rows an apply run covers: its canary slice, or the rest after one. */
-function inSlice(o: { canaryPercent?: number; excludeCanaryPercent?: number }, keyJson: string): boolean {
-  return inCanary(keyJson, o.canaryPercent ?? 100) && !(o.excludeCanaryPercent !== undefined && inCanary(keyJson, o.excludeCanaryPercent));
+/** Whether an apply run's options make it a canary slice (less than the whole plan, by percent or rows). */
+export function isCanary(o: Pick<ApplyOptions, 'canaryPercent' | 'canaryRows'>): boolean {
+  return o.canaryRows !== undefined || (o.canaryPercent !== undefined && o.canaryPercent < 100);
+}
+
+/**
+ * The plan rows an apply run covers: its canary slice, or the rest after one, or every row. Both kinds of
+ * canary follow one order, a hash of each row's key (canaryRank): P percent is every row whose rank starts
+ * below P, N rows are the N lowest ranks. The plan's rows never change, so the slice is the same on resume,
+ * for the rest, for rollback and verify.
+ */
+function sliceOf(ledger: Ledger, dryRunId: string, o: Pick<ApplyOptions, 'canaryPercent' | 'canaryRows' | 'excludeCanaryPercent' | 'excludeCanaryRows'>): (keyJson: string) => boolean {
+  const within = (percent: number | undefined, rows: number | undefined): ((k: string) => boolean) | null => {
+    if (rows !== undefined) {
+      const cut = canaryCut(ledger, dryRunId, rows);
+      return cut === null ? () => true : (k) => canaryRank(k) <= cut;
+    }
+    if (percent !== undefined && percent < 100) return (k) => inCanary(k, percent);
+    return null;
+  };
+  const keep = within(o.canaryPercent, o.canaryRows);
+  const drop = within(o.excludeCanaryPercent, o.excludeCanaryRows) ?? (o.excludeCanaryPercent !== undefined ? () => true : null);
+  return (k) => (keep === null || keep(k)) && !(drop !== null && drop(k));
+}
+
+/** A row's place in canary order: the percent bucket inCanary uses, then the hash, then the key (no ties). */
+export function canaryRank(keyJson: string): string {
+  const h = createHash('sha256').update(keyJson).digest().readUInt32BE(0);
+  return String(h % 10000).padStart(4, '0') + h.toString(16).padStart(8, '0') + keyJson;
+}
+
+const cuts = new Map<string, string | null>();
+
+/** The rank of the N-th changed plan row in canary order; null when the plan has N rows or fewer (all of them). */
+export function canaryCut(ledger: Ledger, dryRunId: string, n: number): string | null {
+  const id = `${ledger.path}\0${dryRunId}\0${n}`;
+  if (cuts.has(id)) return cuts.get(id)!;
+  const ranks: string[] = [];
+  for (let after = -1; ; ) {
+    const rows = ledger.planRows(dryRunId, after, 10_000, 'changed');
+    if (rows.length === 0) break;
+    for (const r of rows) ranks.push(canaryRank(r.key));
+    after = rows[rows.length - 1]!.seq;
+  }
+  const cut = ranks.length <= n ? null : ranks.sort()[n - 1]!;
+  if (cuts.size > 100) cuts.clear();
+  cuts.set(id, cut);
+  return cut;
 }
 
 interface PlanContext {
@@ -155,8 +205,9 @@ export async function runApply(ledger: Ledger, target: Target, run: RunRow, ctl:
   const pc = planContext(ledger.requirePlan(run.planId!));
   if (run.batchesDone === 0) await checkPlanApplicable(ledger, target, pc);
   const throttle = new Throttle(o.throttle ?? {}, o.batchSize, target.healthCheck?.bind(target));
-  const out = await casLoop(ledger, target, run, ctl, pc, 'apply', filteredPages(ledger, pc.plan.dryRunId, (r) => inSlice(o, r.key)), o.batchSize, throttle);
-  if (out.status !== 'completed' || !o.afterCanary || (o.canaryPercent ?? 100) >= 100) return out;
+  const inSlice = sliceOf(ledger, pc.plan.dryRunId, o);
+  const out = await casLoop(ledger, target, run, ctl, pc, 'apply', filteredPages(ledger, pc.plan.dryRunId, (r) => inSlice(r.key)), o.batchSize, throttle);
+  if (out.status !== 'completed' || !o.afterCanary || !isCanary(o)) return out;
   // The canary slice is in: re-read every row it wrote; anything but the planned after-state halts here.
   const check = await verifyApplied(ledger, target, ledger.requireRun(run.id), pc);
   if (check.differing.length) {
@@ -200,7 +251,10 @@ export async function runRollback(ledger: Ledger, target: Target, run: RunRow, c
   const now = await target.tableSchema(pc.scan.table);
   if (now.fingerprint !== pc.schema.fingerprint) throw schemaDrift(pc.schema, now);
   const applied = appliedRows(ledger, parent, { withUncheckpointedBatch: true });
-  return casLoop(ledger, target, run, ctl, pc, 'rollback', applied, (run.options as { batchSize: number }).batchSize);
+  // Throttled as its apply was (the engine copies the apply's throttle options), and tunable (`redress tune`).
+  const o = run.options as { batchSize: number; throttle?: ThrottleOptions };
+  const throttle = new Throttle(o.throttle ?? {}, o.batchSize, target.healthCheck?.bind(target));
+  return casLoop(ledger, target, run, ctl, pc, 'rollback', applied, o.batchSize, throttle);
 }
 
 /**
@@ -212,14 +266,15 @@ export function appliedRows(ledger: Ledger, applyRun: RunRow, o: { withUncheckpo
   const pc = planContext(ledger.requirePlan(applyRun.planId!));
   const skip = ledger.outcomes(applyRun.id);
   const slice = applyRun.options as unknown as ApplyOptions;
+  const inSlice = sliceOf(ledger, pc.plan.dryRunId, slice);
   const keep = (r: PlanRowRecord) => {
     const o = skip.get(r.seq);
-    return o !== 'drifted' && o !== 'missing' && inSlice(slice, r.key);
+    return o !== 'drifted' && o !== 'missing' && inSlice(r.key);
   };
   let upTo = (applyRun.cursor as number | null) ?? -1;
   if (o.withUncheckpointedBatch && cutOffAfterCheckpoint(ledger, applyRun.id)) {
     const batchSize = maxBatchSizeOf(slice.batchSize, slice.throttle);
-    upTo = nextBatchEnd(filteredPages(ledger, pc.plan.dryRunId, (r) => inSlice(slice, r.key)), upTo, batchSize);
+    upTo = nextBatchEnd(filteredPages(ledger, pc.plan.dryRunId, (r) => inSlice(r.key)), upTo, batchSize);
   }
   return filteredPages(ledger, pc.plan.dryRunId, keep, upTo);
 }

@@ -8,7 +8,7 @@ import type { ParsedParams, Result, RunKind } from '../../shared/protocol';
 import { type Ledger, type RunRow } from '../ledger/ledger';
 import { SnapshotTarget } from '../targets/snapshot';
 import type { RunLock, Target } from '../targets/target';
-import { planContext, runApply, runRollback, runVerify, type ApplyOptions } from './apply';
+import { isCanary, planContext, runApply, runRollback, runVerify, type ApplyOptions } from './apply';
 import { runDryRun, type DryRunOptions } from './dryRun';
 import { addToSummary, evaluateBatch, toRowDiff } from './evaluate';
 import { emptySummary } from '../ledger/ledger';
@@ -118,17 +118,24 @@ export class Engine {
     if (p.restOf) {
       const canary = this.ledger.requireRun(p.restOf);
       const co = canary.options as unknown as ApplyOptions;
-      if (canary.kind !== 'apply' || canary.planId !== plan.id || co.canaryPercent === undefined || co.canaryPercent >= 100) {
-        throw new RedressError('RUN_STATE', `--rest-of takes a canary apply run of plan ${plan.id} (apply --canary P); ${p.restOf} is not one.`);
+      if (canary.kind !== 'apply' || canary.planId !== plan.id || !isCanary(co) || co.excludeCanaryPercent !== undefined || co.excludeCanaryRows !== undefined) {
+        throw new RedressError('RUN_STATE', `--rest-of takes a canary apply run of plan ${plan.id} (one started with \`redress apply ${plan.id} --canary N\` or \`--canary P%\`); ${p.restOf} is not one. See \`redress runs\`.`);
       }
       if (canary.status !== 'completed') throw new RedressError('RUN_STATE', `Canary run ${canary.id} is ${canary.status}; the rest can follow only a completed, verified canary.`);
       const run = this.restRun(canary, { batchSize, ...(p.throttle ? { throttle: p.throttle } : {}) });
       await this.launch(run, lock);
       return run.id;
     }
+    if (p.canaryPercent !== undefined && p.canaryRows !== undefined) {
+      throw new RedressError('RUN_STATE', `A canary is a number of rows or a percentage, not both (got ${p.canaryRows} rows and ${p.canaryPercent}%). Give one: --canary ${p.canaryRows} or --canary ${p.canaryPercent}%.`);
+    }
+    if (p.afterCanary && p.canaryPercent === undefined && p.canaryRows === undefined) {
+      throw new RedressError('RUN_STATE', `--after-canary ${p.afterCanary} needs a canary: add --canary N (rows) or --canary P% (percent).`);
+    }
     const options: ApplyOptions = {
       batchSize,
       ...(p.canaryPercent !== undefined ? { canaryPercent: p.canaryPercent } : {}),
+      ...(p.canaryRows !== undefined ? { canaryRows: p.canaryRows } : {}),
       ...(p.afterCanary ? { afterCanary: p.afterCanary } : {}),
       ...(p.throttle ? { throttle: p.throttle } : {}),
     };
@@ -138,7 +145,7 @@ export class Engine {
       correctionPath: plan.correctionPath,
       planId: plan.id,
       options: options as unknown as Record<string, unknown>,
-      totalRows: plan.changes,
+      totalRows: p.canaryRows !== undefined ? Math.min(p.canaryRows, plan.changes) : plan.changes,
     });
     await this.launch(run, lock);
     return run.id;
@@ -147,7 +154,11 @@ export class Engine {
   /** The apply run for every planned row outside a canary's slice. */
   private restRun(canary: RunRow, o: Partial<ApplyOptions> = {}): RunRow {
     const co = canary.options as unknown as ApplyOptions;
-    const options: ApplyOptions = { batchSize: o.batchSize ?? co.batchSize, excludeCanaryPercent: co.canaryPercent!, ...(o.throttle ?? co.throttle ? { throttle: o.throttle ?? co.throttle } : {}) };
+    const options: ApplyOptions = {
+      batchSize: o.batchSize ?? co.batchSize,
+      ...(co.canaryRows !== undefined ? { excludeCanaryRows: co.canaryRows } : { excludeCanaryPercent: co.canaryPercent! }),
+      ...(o.throttle ?? co.throttle ? { throttle: o.throttle ?? co.throttle } : {}),
+    };
     const plan = this.ledger.requirePlan(canary.planId!);
     return this.ledger.createRun({
       kind: 'apply',

@@ -20,9 +20,10 @@ export class RunControl {
     this.wake?.();
   }
 
-  /** `redress tune`: takes effect at the next batch. */
+  /** `redress tune`: takes effect at the next batch; a pause or health wait going on re-reads it at once. */
   tune(t: Tuning): void {
     this.tuning = { ...this.tuning, ...t };
+    this.wake?.();
   }
 
   takeTuning(): Tuning {

@@ -90,7 +90,15 @@ export class Throttle {
       else if (ms < target / GROW) this.batchSize = clamp(Math.ceil(this.batchSize * GROW), this.min, this.max);
     }
     this.tune(ctl.takeTuning());
-    return this.pauseMs > 0 ? ctl.sleep(this.pauseMs) : true;
+    // The pause counts from the end of the batch; a tune during it applies at once (a shorter pause ends
+    // it sooner, a longer one extends it).
+    const start = performance.now();
+    for (;;) {
+      const left = this.pauseMs - (performance.now() - start);
+      if (left <= 0) return true;
+      if (!(await ctl.sleep(left))) return false;
+      this.tune(ctl.takeTuning());
+    }
   }
 }
 
