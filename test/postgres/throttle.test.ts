@@ -1,13 +1,19 @@
 // Throttling and canary runs on PostgreSQL: a health query (or a long transaction) holds writes back until
 // it clears; `tune` changes the batch size of a running run; the batch size adapts to a target duration
-// (grow slowly, shrink fast, within bounds); a canary slice is applied, verified, then waits for a person
-// or continues by itself, and a canary whose rows do not verify halts before the rest.
+// (grow slowly, shrink fast, within bounds); a fixed pause follows each batch; the real `redress tune`
+// changes batch size and pause of a running apply and of a running rollback; the replication-lag check
+// runs on this primary (no replicas: no lag) and acts on lag where pg_stat_replication shows some; a
+// canary slice is applied, verified, then waits for a person or continues by itself, and a canary whose
+// rows do not verify halts before the rest.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
+import { startTestDaemon, dryRun, waitForRun, type RunningDaemon, type Workspace } from '../helpers/harness';
 import { inCanary } from '../../daemon/engine/apply';
 import { RunControl } from '../../daemon/engine/runControl';
 import { Throttle } from '../../daemon/engine/throttle';
-import { pgEngine, pgSchema, tableText, type PgEngine, type PgSchema } from '../helpers/pg';
+import { pgEngine, pgSchema, pgWorkspace, tableText, type PgEngine, type PgSchema } from '../helpers/pg';
 
 describe('adaptive batch size (no database)', () => {
   test('grows by a fifth while batches beat the target, halves when one takes much longer, stays within bounds', async () => {
@@ -30,6 +36,43 @@ describe('adaptive batch size (no database)', () => {
     ctl.tune({ batchSize: 10_000 });
     await t.afterBatch(ctl, 0, 0);
     assert.equal(t.batchSize, 400, 'tuning stays within the bounds rollback relies on');
+  });
+});
+
+/** A RunControl that records the sleeps a throttle asks for instead of sleeping (a tune can arrive during one). */
+class RecordingControl extends RunControl {
+  sleeps: number[] = [];
+  onSleep: (() => void) | null = null;
+  override async sleep(ms: number): Promise<boolean> {
+    this.sleeps.push(ms);
+    const f = this.onSleep;
+    this.onSleep = null;
+    if (f) f();
+    else await new Promise((r) => setTimeout(r, ms));
+    return true;
+  }
+}
+
+describe('fixed pause between batches (no database)', () => {
+  test('pauseMs: the throttle pauses that long after every batch, and not at all without it', async () => {
+    const ctl = new RecordingControl();
+    const t = new Throttle({ pauseMs: 250 }, 100, undefined);
+    for (let i = 0; i < 3; i++) assert.equal(await t.afterBatch(ctl, 100, 5), true);
+    assert.equal(ctl.sleeps.filter((ms) => ms > 240 && ms <= 250).length, 3, `one pause of 250 ms per batch: ${ctl.sleeps}`);
+    const none = new RecordingControl();
+    await new Throttle({}, 100, undefined).afterBatch(none, 100, 5);
+    assert.deepEqual(none.sleeps, []);
+  });
+
+  test('a tune that arrives during a pause applies to that pause: shorter ends it, zero ends it at once', async () => {
+    const ctl = new RecordingControl();
+    const t = new Throttle({ pauseMs: 600_000 }, 100, undefined);
+    ctl.onSleep = () => ctl.tune({ pauseMs: 0, batchSize: 7 });
+    assert.equal(await t.afterBatch(ctl, 100, 5), true);
+    assert.equal(ctl.sleeps.length, 1, 'the pause ended when tuned to 0');
+    assert.equal(t.batchSize, 7);
+    await t.afterBatch(ctl, 7, 5);
+    assert.equal(ctl.sleeps.length, 1, 'no pause from then on');
   });
 });
 
@@ -163,4 +206,92 @@ test('a canary whose rows do not verify halts before the rest, naming the rows',
   assert.equal(canary.status, 'halted');
   assert.match(canary.message!, new RegExp(`Canary verification: 1 of \\d+ row\\(s\\).*\\[\\{"\\$int":"${id}"\\}\\].*redress rollback ${canary.id}`));
   assert.equal(e.ledger.runs(10).filter((r) => r.parentRunId === canary.id).length, 0, 'the rest did not start');
+});
+
+// ---------- the real CLI against a running run (a daemon on this schema) ----------
+
+async function withDaemon(fn: (d: RunningDaemon, ws: ReturnType<typeof pgWorkspace>, cli: (...args: string[]) => ReturnType<typeof spawnSync>) => Promise<void>): Promise<void> {
+  const ws = pgWorkspace(s, 'redress-tune-');
+  const d = await startTestDaemon(ws as unknown as Workspace);
+  const cli = (...args: string[]) => spawnSync(process.execPath, [join(__dirname, '..', '..', 'dist', 'cli.js'), '-w', ws.dir, ...args], { encoding: 'utf8', cwd: ws.dir });
+  try {
+    await fn(d, ws, cli);
+  } finally {
+    await d.stop();
+    ws.cleanup();
+  }
+}
+
+test('redress tune on a running apply: the fixed pause holds the run after its first batch until `tune --pause-ms 0 -b 25` lets it go on in batches of 25', async () => {
+  await withDaemon(async (d, ws, cli) => {
+    const dry = await dryRun(d.client, ws.correction('lower-email', LOWER));
+    const { runId } = await d.client.request('apply', { planId: dry.planId!, throttle: { pauseMs: 600_000 } });
+    await until(async () => (await d.client.request('run', { runId })).batchesDone === 1, 'the first batch');
+    await new Promise((r) => setTimeout(r, 300));
+    const held = await d.client.request('run', { runId });
+    assert.deepEqual([held.status, held.batchesDone, await lowered()], ['running', 1, 10], 'the pause after the first batch holds the run');
+
+    const tuned = cli('tune', runId, '-b', '25', '--pause-ms', '0');
+    assert.equal(tuned.status, 0, String(tuned.stderr) + String(tuned.stdout));
+    assert.match(String(tuned.stdout), new RegExp(`Run ${runId} tuned`));
+    const done = await waitForRun(d.client, runId);
+    assert.equal(done.status, 'completed', done.message ?? '');
+    assert.equal(done.batchesDone, 3, 'one batch of 10, then two of 25');
+    assert.equal(await lowered(), ROWS);
+
+    // A run that is not going cannot be tuned, and says so; an empty tune says what to give.
+    const late = cli('tune', runId, '-b', '5');
+    assert.equal(late.status, 2);
+    assert.match(String(late.stderr), new RegExp(`Run ${runId} is not running; only a running apply or rollback can be tuned`));
+  });
+});
+
+test('redress tune on a running rollback: the rollback is throttled as its apply was, and a new batch size applies to it', async () => {
+  await withDaemon(async (d, ws, cli) => {
+    const dry = await dryRun(d.client, ws.correction('lower-email', LOWER));
+    await s.sql(`UPDATE gate SET closed = false`);
+    const throttle = { healthQuery: 'SELECT closed FROM gate', healthPollMs: 20 };
+    const applied = await waitForRun(d.client, (await d.client.request('apply', { planId: dry.planId!, throttle })).runId);
+    assert.equal(applied.status, 'completed', applied.message ?? '');
+    await s.sql(`UPDATE gate SET closed = true`);
+    const { runId } = await d.client.request('rollback', { runId: applied.id });
+    await until(async () => (await s.sql(`SELECT 1 FROM pg_stat_activity WHERE application_name LIKE $1`, [`redress run ${runId} %`])).rowCount === 1, 'the rollback to start');
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(await lowered(), ROWS, 'the rollback waits on its apply\'s throttle query');
+    const tuned = cli('tune', runId, '--batch-size', '4');
+    assert.equal(tuned.status, 0, String(tuned.stderr) + String(tuned.stdout));
+    await s.sql(`UPDATE gate SET closed = false`);
+    const done = await waitForRun(d.client, runId);
+    assert.equal(done.status, 'completed', done.message ?? '');
+    assert.equal(done.batchesDone, ROWS / 4, 'the tuned batch size was used');
+    assert.equal(await lowered(), 0);
+  });
+});
+
+test('replication lag: on this primary the check runs and finds no replica lagging; where pg_stat_replication shows lag past the bound it says wait, naming the replica, until the lag clears', async () => {
+  // The built-in check reads pg_stat_replication. This server has no replicas: no row, no lag, no wait.
+  assert.equal((await s.sql(`SELECT count(*)::int AS n FROM pg_stat_replication`)).rows[0]!.n, 0);
+  assert.equal(await e.target.healthCheck({ maxReplicationLagS: 0 }), null);
+  const planId = await plan();
+  const done = await e.run(e.engine.startApply({ planId, throttle: { maxReplicationLagS: 0, maxTransactionAgeS: 3600, healthPollMs: 20 } }));
+  assert.equal(done.status, 'completed', done.message ?? '');
+  assert.equal(await lowered(), ROWS);
+
+  // A replica that lags, as pg_stat_replication would show it: a view of that name ahead of pg_catalog on
+  // the target's search_path stands in for the catalog's (the check's query and its decision are the real ones).
+  const url = new URL(s.url);
+  url.searchParams.set('options', `-c search_path=${s.name},pg_catalog`);
+  await s.sql(`CREATE TABLE lag (s float8 NOT NULL)`);
+  await s.sql(`INSERT INTO lag VALUES (42.5)`);
+  await s.sql(`CREATE VIEW pg_stat_replication AS SELECT 'replica-1'::text AS application_name, NULL::interval AS write_lag, make_interval(secs => s) AS flush_lag, make_interval(secs => s / 2) AS replay_lag FROM lag`);
+  const { PostgresTarget } = await import('../../daemon/targets/postgres');
+  const t = await PostgresTarget.open(url.toString());
+  try {
+    assert.equal(await t.healthCheck({ maxReplicationLagS: 10 }), 'replica replica-1 lags 42.5s, more than 10s');
+    assert.equal(await t.healthCheck({ maxReplicationLagS: 60 }), null, 'lag within the bound');
+    await s.sql(`UPDATE lag SET s = 0.2`);
+    assert.equal(await t.healthCheck({ maxReplicationLagS: 10 }), null, 'lag cleared');
+  } finally {
+    await t.close();
+  }
 });
