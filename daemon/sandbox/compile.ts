@@ -26,6 +26,9 @@ export async function compileCorrection(file: string): Promise<Compiled> {
       format: 'cjs',
       platform: 'neutral',
       target: 'es2022',
+      // import() becomes require(), which the sandbox does not have: a real import() inside the vm
+      // context would reject with an error of the worker's realm, whose constructor leads out of it.
+      supported: { 'dynamic-import': false },
       sourcemap: false,
       logLevel: 'silent',
       mainFields: ['module', 'main'],
