@@ -1,7 +1,7 @@
 // Runs on PostgreSQL while other sessions work on the same table: a row updated mid-run is quarantined as
 // drifted and never overwritten; ALTER TABLE mid-run halts the run before its next batch, naming the
 // change; a connection killed inside a batch is retried with backoff and nothing is lost; another run of
-// the same correction holding the advisory lock keeps this one from writing.
+// the same correction holding the run lock keeps this one from starting.
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, test } from 'node:test';
 import { pgEngine, pgSchema, tableText, type PgEngine, type PgSchema } from '../helpers/pg';
@@ -130,19 +130,21 @@ test('every connection of the daemon killed between batches: reads and writes re
   assert.deepEqual(run.apply, { applied: ROWS, alreadyApplied: 0, drifted: 0 });
 });
 
-test('another run of the same correction holding the advisory lock keeps this one from writing until it lets go', async () => {
-  e = await pgEngine(s, { lockTimeoutMs: 100, retries: 2, backoffMs: 10 });
+test('another session holding the run lock of the same correction keeps this run from starting (BUSY at once, nothing written) until it lets go', async () => {
+  e = await pgEngine(s);
   const planId = await plan(e);
-  const qualified = `${s.name}.people`;
-  await s.sql(`SELECT pg_advisory_lock(hashtext($1))`, [`redress:lower-email:${qualified}`]);
-  const blocked = await e.run(e.engine.startApply({ planId }));
-  assert.equal(blocked.status, 'failed');
-  assert.match(blocked.message!, /lock timeout/);
-  assert.equal(blocked.batchesDone, 0);
+  const key = `redress:lower-email:${s.name}.people`;
+  await s.sql(`SELECT pg_advisory_lock(hashtext('redress-run'), hashtext($1))`, [key]);
+  const pid = (await s.sql(`SELECT pg_backend_pid() AS pid`)).rows[0]!.pid as number;
+  await assert.rejects(e.engine.startApply({ planId }), (err: Error & { code?: string }) => {
+    assert.equal(err.code, 'BUSY');
+    assert.match(err.message, new RegExp(`held by "redress-test" \\(PostgreSQL session pid ${pid}.*wrote nothing.*pg_terminate_backend\\(${pid}\\)`, 's'));
+    return true;
+  });
+  assert.equal(e.ledger.runs(10).filter((r) => r.kind === 'apply').length, 0);
   assert.equal((await s.sql(`SELECT count(*)::int AS n FROM people WHERE email = lower(email)`)).rows[0]!.n, 0, 'nothing written while locked out');
-  await s.sql(`SELECT pg_advisory_unlock(hashtext($1))`, [`redress:lower-email:${qualified}`]);
-  await e.engine.resume(blocked.id);
-  const done = await e.run(blocked.id);
+  await s.sql(`SELECT pg_advisory_unlock(hashtext('redress-run'), hashtext($1))`, [key]);
+  const done = await e.run(e.engine.startApply({ planId }));
   assert.equal(done.status, 'completed', done.message ?? '');
   assert.equal(done.apply.applied, ROWS);
 });
