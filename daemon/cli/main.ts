@@ -86,8 +86,11 @@ async function follow(c: DaemonClient, runId: string, label: string): Promise<Ru
   }
 }
 
+/** What --json prints for a run: its id, status and counts. */
+const runJson = (r: RunSummary) => ({ runId: r.id, kind: r.kind, status: r.status, planId: r.planId, ...r.counts, apply: r.apply, message: r.message });
+
 function finish(r: RunSummary, extra: Record<string, unknown> = {}): void {
-  if (json()) out({ runId: r.id, kind: r.kind, status: r.status, planId: r.planId, ...r.counts, apply: r.apply, message: r.message, ...extra });
+  if (json()) out({ ...runJson(r), ...extra });
   else printRun(r);
   if (r.status === 'paused') process.exitCode = 130;
   else if (r.status !== 'completed') process.exitCode = 1;
@@ -229,9 +232,11 @@ program
           ...(Object.keys(throttle).length ? { throttle } : {}),
         });
         const r = await follow(c, runId, 'apply');
-        finish(r);
-        const rest = (await c.request('run', { runId })).status === 'completed' && o.afterCanary === 'continue' ? await restRunOf(c, runId) : null;
-        if (rest) finish(await follow(c, rest, 'apply (rest)'));
+        const rest = r.status === 'completed' && o.afterCanary === 'continue' ? await restRunOf(c, runId) : null;
+        if (!rest) return finish(r);
+        // --json prints one object: the run the command ended with (the rest), the canary inside it.
+        if (!json()) printRun(r);
+        finish(await follow(c, rest, 'apply (rest)'), { canary: runJson(r) });
       });
     },
   );

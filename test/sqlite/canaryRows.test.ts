@@ -91,10 +91,14 @@ test('a row canary larger than the plan takes every row; with --after-canary con
   const dry = await dryRun(d.client, file);
   const r = cli('apply', dry.planId!, '--canary', '500', '--after-canary', 'continue');
   assert.equal(r.status, 0, r.text);
-  assert.equal(r.out.length, 2, 'canary, then the rest it started');
-  assert.deepEqual([(r.out[0]!.apply as { applied: number }).applied, (r.out[1]!.apply as { applied: number }).applied], [ROWS, 0]);
+  assert.equal(r.out.length, 1, '--json prints one object: the rest it started, with the canary inside');
+  const rest = r.out[0]!;
+  const canary = rest.canary as Record<string, unknown>;
+  assert.equal(rest.status, 'completed');
+  assert.notEqual(rest.runId, canary.runId);
+  assert.deepEqual([(canary.apply as { applied: number }).applied, (rest.apply as { applied: number }).applied], [ROWS, 0]);
   assert.equal(loweredIds().length, ROWS);
-  for (const id of [r.out[1]!.runId, r.out[0]!.runId] as string[]) assert.equal(cli('rollback', id).status, 0);
+  for (const id of [rest.runId, canary.runId] as string[]) assert.equal(cli('rollback', id).status, 0);
   assert.deepEqual(loweredIds(), []);
 });
 
