@@ -57,7 +57,7 @@ export function startDaemon(workspace: string, o: StartOptions = {}): Promise<{ 
       if (l.startsWith('REDRESS_READY ')) done(null, JSON.parse(l.slice('REDRESS_READY '.length)));
     });
     child.once('exit', (code) =>
-      done(new RedressError('DAEMON_UNAVAILABLE', `The daemon exited (code ${code}) before it was ready: ${stderr.trim() || 'no message'}. See .redress/daemon.log.`, { exitCode: code })),
+      done(new RedressError('DAEMON_UNAVAILABLE', `The daemon exited (code ${code}) before it was ready: ${stderr.trim().replace(/\.$/, '') || 'no message'}. See .redress/daemon.log.`, { exitCode: code })),
     );
     child.once('error', (e) => done(new RedressError('DAEMON_UNAVAILABLE', `Cannot start the daemon: ${e.message}.`)));
   });

@@ -1,6 +1,6 @@
 // The `redress` command line: a client of the workspace's daemon, which it starts when needed.
 // Exit codes (docs/cli.md): 0 done; 1 the run ended but not cleanly (halted, failed, cancelled,
-// verify found differences); 2 bad input (config, compile, manifest, unknown plan or run);
+// verify found differences); 2 bad input (usage, config, compile, manifest, unknown plan or run);
 // 3 the daemon is unavailable; 4 the ledger does not verify; 130 paused by Ctrl-C.
 import { Command, Option } from 'commander';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs';
@@ -20,7 +20,10 @@ program
   .version(VERSION)
   .option('-w, --workspace <dir>', 'the workspace (folder with redress.config.json)', process.cwd())
   .option('--json', 'print one JSON object instead of text', false)
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // A usage error (unknown option, missing argument) is bad input: exit 2, not commander's 1.
+  // Subcommands inherit this; --help and --version still exit 0.
+  .exitOverride((e) => process.exit(e.exitCode === 0 ? 0 : 2));
 
 const ws = () => resolve(program.opts<{ workspace: string }>().workspace);
 const json = () => program.opts<{ json: boolean }>().json;

@@ -1,0 +1,277 @@
+// The real `redress` CLI (dist/cli.js) in temp workspaces: every command has --help; exit codes are the
+// ones README.md and docs/cli.md promise; --json prints exactly one JSON object with the counts.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
+import { makeWorkspace, startTestDaemon, type RunningDaemon, type Workspace } from '../helpers/harness';
+
+const ROOT = join(__dirname, '..', '..');
+const CLI = join(ROOT, 'dist', 'cli.js');
+
+interface CliResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `node dist/cli.js -w <dir> ...args` and collects its output (asynchronously: the test's own daemon client keeps answering pings). */
+function cli(dir: string, ...args: string[]): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, '-w', dir, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+const said = (r: CliResult) => `exit ${r.status}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
+
+/** stdout must be exactly one JSON object, on one line. */
+function oneObject(r: CliResult): Record<string, unknown> {
+  const lines = r.stdout.trim().split('\n');
+  assert.equal(lines.length, 1, `--json printed ${lines.length} lines:\n${r.stdout}`);
+  const o = JSON.parse(lines[0]!) as unknown;
+  assert.ok(o !== null && typeof o === 'object' && !Array.isArray(o), `not a JSON object: ${r.stdout}`);
+  return o as Record<string, unknown>;
+}
+
+const COUNTS = ['scanned', 'changed', 'unchanged', 'skipped', 'quarantined'] as const;
+function hasCounts(o: Record<string, unknown>): void {
+  for (const k of COUNTS) assert.equal(typeof o[k], 'number', `"${k}" missing from ${JSON.stringify(o)}`);
+}
+
+const ROWS = 40;
+const LOWER = `import { defineCorrection } from 'redress';
+export default defineCorrection<{ id: number; email: string | null }>({
+  id: 'lower', description: 'lower-case emails', target: { table: 'accounts', key: 'id' }, expects: { email: 'text' },
+  transform: (r, ctx) => (r.email === null ? ctx.skip('no email') : { email: r.email.toLowerCase() }),
+  options: { batchSize: 7 },
+});`;
+
+let ws: Workspace;
+let d: RunningDaemon;
+
+before(async () => {
+  ws = makeWorkspace((db) => {
+    db.exec('CREATE TABLE accounts (id INTEGER PRIMARY KEY, email TEXT)');
+    const ins = db.prepare('INSERT INTO accounts VALUES (?, ?)');
+    for (let i = 1; i <= ROWS; i++) ins.run(i, i % 10 === 0 ? null : i % 4 === 0 ? `user${i}@example.com` : `User${i}@Example.com`);
+  }, 'redress-cli-');
+  // The CLI finds this daemon through .redress/daemon.json, as it finds one it started itself.
+  d = await startTestDaemon(ws);
+});
+after(async () => {
+  await d?.stop();
+  ws?.cleanup();
+});
+
+/** Every command and subcommand, read from the CLI's own help. */
+async function commands(): Promise<string[]> {
+  const names = (help: string) => {
+    const section = help.slice(help.indexOf('Commands:'));
+    return [...section.matchAll(/^ {2}([a-z][a-z-]*)/gm)].map((m) => m[1]!).filter((n) => n !== 'help');
+  };
+  const top = names((await cli(ws.dir, '--help')).stdout);
+  const out: string[] = [];
+  for (const name of top) {
+    out.push(name);
+    const sub = await cli(ws.dir, name, '--help');
+    if (sub.stdout.includes('Commands:')) out.push(...names(sub.stdout).map((s) => `${name} ${s}`));
+  }
+  return out;
+}
+
+describe('--help', () => {
+  let all: string[] = [];
+  before(async () => {
+    all = await commands();
+  });
+
+  test('the CLI lists every command the README and docs/cli.md describe, and no other', () => {
+    const expected = ['init', 'preview', 'snapshot', 'dry-run', 'apply', 'tune', 'rollback', 'verify', 'resume', 'pause', 'cancel', 'runs', 'status', 'diffs', 'ledger', 'ledger verify', 'daemon', 'daemon start', 'daemon stop', 'daemon status'];
+    assert.deepEqual([...all].sort(), [...expected].sort());
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const docs = readFileSync(join(ROOT, 'docs', 'cli.md'), 'utf8');
+    for (const c of all.filter((x) => x !== 'ledger' && x !== 'daemon')) {
+      const leaf = c.split(' ').pop()!;
+      assert.match(readme, new RegExp(`\`[^\`\\n]*\\b${leaf}\\b[^\`\\n]*\``), `README.md does not name \`${c}\``);
+      assert.ok(docs.includes(`redress ${c}`), `docs/cli.md does not describe \`redress ${c}\``);
+    }
+  });
+
+  test('every command has --help: exit 0 and the usage line names the command', async () => {
+    for (const c of all) {
+      const r = await cli(ws.dir, ...c.split(' '), '--help');
+      assert.equal(r.status, 0, `${c} --help: ${said(r)}`);
+      assert.match(r.stdout, new RegExp(`^Usage: redress ${c}\\b`, 'm'), `${c} --help: ${said(r)}`);
+    }
+  });
+});
+
+describe('--json prints one JSON object with the id and the counts', () => {
+  let planId = '';
+  let applyRunId = '';
+
+  test('preview', async () => {
+    const r = await cli(ws.dir, '--json', 'preview', ws.correction('lower', LOWER));
+    assert.equal(r.status, 0, said(r));
+    const o = oneObject(r);
+    assert.equal(o.correctionId, 'lower');
+    hasCounts(o);
+    assert.equal(o.scanned, ROWS);
+  });
+
+  test('dry-run', async () => {
+    const r = await cli(ws.dir, '--json', 'dry-run', ws.correction('lower', LOWER));
+    assert.equal(r.status, 0, said(r));
+    const o = oneObject(r);
+    hasCounts(o);
+    assert.equal(typeof o.runId, 'string');
+    assert.deepEqual([o.kind, o.status, o.scanned, o.changed, o.unchanged, o.skipped, o.quarantined], ['dry-run', 'completed', ROWS, 28, 8, 4, 0]);
+    planId = o.planId as string;
+    assert.match(planId, /\S/);
+  });
+
+  test('apply', async () => {
+    const r = await cli(ws.dir, '--json', 'apply', planId);
+    assert.equal(r.status, 0, said(r));
+    const o = oneObject(r);
+    hasCounts(o);
+    assert.deepEqual([o.kind, o.status, o.planId], ['apply', 'completed', planId]);
+    assert.equal((o.apply as { applied: number }).applied, 28);
+    applyRunId = o.runId as string;
+  });
+
+  test('verify', async () => {
+    const r = await cli(ws.dir, '--json', 'verify', applyRunId);
+    assert.equal(r.status, 0, said(r));
+    const o = oneObject(r);
+    hasCounts(o);
+    assert.deepEqual([o.kind, o.status], ['verify', 'completed']);
+    assert.notEqual(o.runId, applyRunId);
+  });
+
+  test('rollback', async () => {
+    const r = await cli(ws.dir, '--json', 'rollback', applyRunId);
+    assert.equal(r.status, 0, said(r));
+    const o = oneObject(r);
+    hasCounts(o);
+    assert.deepEqual([o.kind, o.status], ['rollback', 'completed']);
+    assert.equal((o.apply as { applied: number }).applied, 28);
+    const db = ws.db();
+    try {
+      assert.equal((db.prepare("SELECT count(*) AS n FROM accounts WHERE email <> lower(email)").get() as { n: bigint }).n, 28n, 'every row is back');
+    } finally {
+      db.close();
+    }
+  });
+
+  test('an error is one JSON object too, with the code and the message', async () => {
+    const r = await cli(ws.dir, '--json', 'verify', 'no-such-run');
+    assert.equal(r.status, 2, said(r));
+    const o = oneObject(r) as { error: { code: string; message: string } };
+    assert.equal(o.error.code, 'RUN_NOT_FOUND');
+    assert.match(o.error.message, /redress runs/);
+  });
+});
+
+describe('exit codes', () => {
+  test('2: a correction that does not compile (preview and dry-run), with file:line and what to do', async () => {
+    const broken = ws.correction('broken', `import { defineCorrection } from 'redress';\nexport default defineCorrection({ id: 'broken', description: 'x',\n  target: { table: 'accounts', key: 'id' }, expects: {}, transform(row) { return { email: ; } } });`);
+    for (const cmd of ['preview', 'dry-run']) {
+      const r = await cli(ws.dir, cmd, broken);
+      assert.equal(r.status, 2, `${cmd}: ${said(r)}`);
+      assert.match(r.stderr, /broken\.correction\.ts:3:\d+: error:/, said(r));
+    }
+  });
+
+  test('2: an unknown plan or run', async () => {
+    const cases: [string[], RegExp][] = [
+      [['apply', 'no-such-plan'], /No plan no-such-plan/],
+      [['verify', 'no-such-run'], /No run with id no-such-run/],
+      [['rollback', 'no-such-run'], /No run with id no-such-run/],
+      [['status', 'no-such-run'], /No run with id no-such-run/],
+      [['resume', 'no-such-run'], /No run with id no-such-run/],
+    ];
+    for (const [args, says] of cases) {
+      const r = await cli(ws.dir, ...args);
+      assert.equal(r.status, 2, `${args.join(' ')}: ${said(r)}`);
+      assert.match(r.stderr, says, said(r));
+    }
+  });
+
+  test('2: a usage error (missing argument, unknown option, unknown command)', async () => {
+    for (const args of [['apply'], ['dry-run', 'x.correction.ts', '--no-such-option'], ['no-such-command']]) {
+      const r = await cli(ws.dir, ...args);
+      assert.equal(r.status, 2, `${args.join(' ')}: ${said(r)}`);
+      assert.match(r.stderr, /^error: /m, said(r));
+    }
+  });
+
+  test('1: a run that halts (past the quarantine threshold)', async () => {
+    const f = ws.correction('all-bad', `import { defineCorrection } from 'redress';\nexport default defineCorrection({ id: 'all-bad', description: 'x', target: { table: 'accounts', key: 'id' }, expects: {}, transform: (row, ctx) => ctx.quarantine('needs a person'), options: { batchSize: 10 } });`);
+    const r = await cli(ws.dir, '--json', 'dry-run', f);
+    assert.equal(r.status, 1, said(r));
+    const o = oneObject(r);
+    assert.equal(o.status, 'halted');
+    assert.match(o.message as string, /more than the threshold/);
+  });
+
+  test('4: ledger verify finds an edited ledger (0 before the edit)', async () => {
+    const clean = await cli(ws.dir, 'ledger', 'verify');
+    assert.equal(clean.status, 0, said(clean));
+    const l = new Database(join(ws.dir, '.redress', 'ledger.sqlite'));
+    try {
+      l.prepare(`UPDATE plan_rows SET after = ? WHERE seq = (SELECT min(seq) FROM plan_rows WHERE status = 'changed')`).run('{"email":"attacker@example.com"}');
+    } finally {
+      l.close();
+    }
+    const r = await cli(ws.dir, 'ledger', 'verify');
+    assert.equal(r.status, 4, said(r));
+    assert.match(r.stdout, /LEDGER DOES NOT VERIFY/);
+    const j = await cli(ws.dir, '--json', 'ledger', 'verify');
+    assert.equal(j.status, 4, said(j));
+    assert.equal(oneObject(j).ok, false);
+  });
+
+  describe('3: the daemon is unavailable', () => {
+    let dead: Workspace;
+    before(() => {
+      dead = makeWorkspace((db) => db.exec('CREATE TABLE accounts (id INTEGER PRIMARY KEY, email TEXT)'), 'redress-cli-dead-');
+    });
+    after(() => dead?.cleanup());
+
+    test('daemon status with no daemon running', async () => {
+      const r = await cli(dead.dir, 'daemon', 'status');
+      assert.equal(r.status, 3, said(r));
+      assert.match(r.stdout, /No daemon running/);
+    });
+
+    test('daemon.json names a port nobody listens on, and a new daemon cannot start (its ledger is not a database)', async () => {
+      // A port that was free a moment ago and is closed again: connecting to it is refused.
+      const port = await new Promise<number>((resolve) => {
+        const s = createServer().listen(0, '127.0.0.1', () => {
+          const p = (s.address() as { port: number }).port;
+          s.close(() => resolve(p));
+        });
+      });
+      const state = join(dead.dir, '.redress');
+      mkdirSync(state, { recursive: true });
+      writeFileSync(join(state, 'daemon.json'), JSON.stringify({ pid: 999999, port, secret: 'x', version: '0', protocol: 1, workspace: dead.dir, startedAt: '2000-01-01T00:00:00.000Z' }), { mode: 0o600 });
+      writeFileSync(join(state, 'ledger.sqlite'), 'this is not a SQLite database, so the daemon cannot open its ledger');
+      const r = await cli(dead.dir, 'preview', dead.correction('noop', `import { defineCorrection } from 'redress';\nexport default defineCorrection({ id: 'noop', description: 'x', target: { table: 'accounts', key: 'id' }, expects: {}, transform: () => ({}) });`));
+      assert.equal(r.status, 3, said(r));
+      assert.match(r.stderr, /The daemon exited \(code \d+\) before it was ready: .*not a database.*See \.redress\/daemon\.log/s, said(r));
+      const j = await cli(dead.dir, '--json', 'runs');
+      assert.equal(j.status, 3, said(j));
+      assert.equal((oneObject(j) as { error: { code: string } }).error.code, 'DAEMON_UNAVAILABLE');
+    });
+  });
+});
