@@ -66,12 +66,15 @@ test('pause, resume and cancel act at batch boundaries; a resumed apply ends as 
   try {
     const file = ws.correction('lower', LOWER);
     const plan = await dryRun(d.client, file);
-    const { runId } = await d.client.request('apply', { planId: plan.planId!, batchSize: 5 });
+    // A ten-minute pause after every batch holds each run after its first batch (its rollback inherits
+    // the pause), so pause and cancel land while it is held, never after it has finished: no race.
+    const { runId } = await d.client.request('apply', { planId: plan.planId!, batchSize: 5, throttle: { pauseMs: 600_000 } });
     await d.client.request('pause', { runId });
     const paused = await waitForRun(d.client, runId);
     assert.equal(paused.status, 'paused');
-    assert.ok(paused.apply.applied % 5 === 0 && paused.apply.applied < 2000, `stopped on a batch boundary (${paused.apply.applied})`);
+    assert.ok(paused.apply.applied % 5 === 0 && paused.apply.applied <= 5, `stopped on a batch boundary, at most one batch in (${paused.apply.applied})`);
     await d.client.request('resume', { runId });
+    await d.client.request('tune', { runId, pauseMs: 0 }); // let the resumed apply go through
     const done = await waitForRun(d.client, runId);
     assert.equal(done.status, 'completed');
     assert.equal(done.apply.applied, 2000);
@@ -82,8 +85,11 @@ test('pause, resume and cancel act at batch boundaries; a resumed apply ends as 
     const rb = await d.client.request('rollback', { runId });
     await d.client.request('cancel', { runId: rb.runId });
     const cancelled = await waitForRun(d.client, rb.runId);
-    assert.ok(['cancelled', 'completed'].includes(cancelled.status));
-    if (cancelled.status === 'cancelled') assert.ok(cancelled.apply.applied < 2000);
+    assert.equal(cancelled.status, 'cancelled');
+    assert.ok(cancelled.apply.applied % 5 === 0 && cancelled.apply.applied <= 5, `cancelled at a batch boundary, at most one batch in (${cancelled.apply.applied})`);
+    assert.ok(cancelled.counts.scanned < 2000, `scanned ${cancelled.counts.scanned} of 2000`);
+    const restored = tableRows(ws.db(), 'items', 'id').filter((x) => x.name !== String(x.name).toLowerCase()).length;
+    assert.equal(restored, cancelled.apply.applied, 'exactly the committed batches were restored; the rest stay applied');
   } finally {
     await d.stop();
     ws.cleanup();
