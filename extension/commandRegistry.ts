@@ -1,6 +1,6 @@
 // Every command of the extension, in one table: id, title, and what it needs. commands.ts gives each
 // one its handler (the type system makes it give exactly these), package.json lists the same ids and
-// titles (test/extension/commands.test.ts checks both ways).
+// titles (test/extension/manifest.test.ts checks both ways).
 
 export interface CommandInfo {
   title: string;

@@ -439,3 +439,19 @@ export function registerCommands(s: Services): vscode.Disposable[] {
     }),
   );
 }
+
+/** What every command says in a window with no folder (the extension has no workspace to serve). */
+export const NO_WORKSPACE_MESSAGE = 'Redress: open a folder with a redress.config.json (or run `redress init` in one).';
+
+/**
+ * With no folder open, activate() serves nothing, but the commands are still in the palette: each
+ * says what to do instead of VS Code's generic "command not found".
+ */
+export function registerWithoutWorkspace(): vscode.Disposable[] {
+  return (Object.keys(COMMANDS) as CommandId[]).map((id) =>
+    vscode.commands.registerCommand(id, async () => {
+      void vscode.window.showInformationMessage(NO_WORKSPACE_MESSAGE);
+      return undefined;
+    }),
+  );
+}

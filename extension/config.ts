@@ -1,6 +1,6 @@
 // Typed settings, read through this one module. Each setting has a zod schema, a default, and whether
 // changing it needs the daemon to restart; package.json's contributes.configuration mirrors SETTINGS
-// (test/extension/settings.test.ts keeps the two in step).
+// (test/extension/manifest.test.ts keeps the two in step).
 import { z } from 'zod';
 
 export const SECTION = 'redress';

@@ -43,6 +43,8 @@ export class Ctx implements vscode.Disposable {
     });
     this.session.onState((s) => {
       this.statusBar.show(s);
+      // The daemon has made .redress/ by now: follow its log if that failed at activation.
+      if (s.kind === 'connected') this.logs.follow(daemonLogPath(workspace));
       this.changeListeners.fire(s);
       if (s.kind === 'down' && s.gaveUp) void this.offerLogs(s.message);
     });

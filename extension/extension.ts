@@ -3,7 +3,7 @@
 import * as vscode from 'vscode';
 import type { RedressApi } from './api';
 import { CorrectionLenses } from './codelens';
-import { keepRunPanelsFresh, refreshStaleTypes, registerCommands, type Services } from './commands';
+import { keepRunPanelsFresh, refreshStaleTypes, registerCommands, registerWithoutWorkspace, type Services } from './commands';
 import { Ctx } from './ctx';
 import { Diagnostics } from './diagnostics';
 import { RunsView } from './runsView';
@@ -15,7 +15,12 @@ let ctx: Ctx | null = null;
 export function activate(ext: vscode.ExtensionContext): RedressApi | undefined {
   const folders = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath);
   const workspace = pickWorkspace(folders);
-  if (!workspace) return undefined; // activation events need a folder; nothing to serve without one
+  if (!workspace) {
+    // Activated by a command from the palette in a window with no folder: nothing to serve, but every
+    // command answers with what to do.
+    ext.subscriptions.push(...registerWithoutWorkspace());
+    return undefined;
+  }
   ctx = new Ctx(ext, workspace);
   const diagnostics = new Diagnostics(ctx);
   const runsView = new RunsView(ctx);

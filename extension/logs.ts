@@ -1,5 +1,6 @@
 // The "Redress" output channel: the extension's own lines and, interleaved, the daemon's log file
-// (.redress/daemon.log), followed as it grows.
+// (.redress/daemon.log), followed as it grows. On a new workspace .redress/ does not exist until the
+// first daemon makes it, so following can fail at activation; ctx.ts follows again on each connection.
 import { closeSync, existsSync, openSync, readSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import * as vscode from 'vscode';
@@ -10,6 +11,7 @@ export class Logs implements vscode.Disposable {
   private offset = 0;
   private partial = '';
   private file: string | null = null;
+  private lines = 0;
 
   constructor() {
     this.channel = vscode.window.createOutputChannel('Redress', { log: true });
@@ -23,7 +25,20 @@ export class Logs implements vscode.Disposable {
     this.channel.error(line);
   }
 
-  /** Follows the daemon's log file from its current end (plus the last few lines for context). */
+  /** Daemon log lines copied to the channel so far (in-editor tests read it). */
+  get daemonLines(): number {
+    return this.lines;
+  }
+
+  /** Whether the daemon's log is being followed (its folder is watched). */
+  get following(): boolean {
+    return this.watcher !== null;
+  }
+
+  /**
+   * Follows the daemon's log file from its current end (plus the last few lines for context). Safe to
+   * call again: a no-op while following `file`, else (the folder did not exist yet) it tries again.
+   */
   follow(file: string): void {
     if (this.file === file && this.watcher) return;
     this.unfollow();
@@ -40,7 +55,9 @@ export class Logs implements vscode.Disposable {
         if (!name || name.toString() === basename(file)) this.read(false);
       });
     } catch (e) {
-      this.channel.warn(`cannot follow ${file}: ${(e as Error).message}`);
+      // No .redress/ yet (a workspace whose daemon never ran): followed again once a daemon is connected.
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') this.channel.debug(`${dirname(file)} does not exist yet; following the daemon log once a daemon runs`);
+      else this.channel.warn(`cannot follow ${file}: ${(e as Error).message}`);
     }
   }
 
@@ -63,7 +80,11 @@ export class Logs implements vscode.Disposable {
       const lines = text.split('\n');
       this.partial = lines.pop() ?? '';
       if (skipFirstPartialLine) lines.shift();
-      for (const l of lines) if (l.trim()) this.channel.appendLine(`[daemon] ${l}`);
+      for (const l of lines) {
+        if (!l.trim()) continue;
+        this.channel.appendLine(`[daemon] ${l}`);
+        this.lines++;
+      }
     } finally {
       closeSync(fd);
     }

@@ -132,7 +132,7 @@ export function scaffoldCorrection(o: { id: string; table: TableInfo; typesImpor
   const keyText = key.length === 1 ? `'${key[0]}'` : `[${key.map((k) => `'${k}'`).join(', ')}]`;
   const firstCol = o.table.columns.find((c) => !key.includes(c.name));
   const rowType = rowTypeName(o.table.table);
-  return `import { defineCorrection } from 'redress';
+  return `import { defineCorrection, type TransformResult } from 'redress';
 import type { ${rowType} } from '${o.typesImport}';
 
 export default defineCorrection<${rowType}>({
@@ -141,7 +141,8 @@ export default defineCorrection<${rowType}>({
   target: { table: '${o.table.table}', key: ${keyText} },
   // The columns the transform reads or writes, and the type it expects each to have.
   expects: { ${firstCol ? `${ident(firstCol.name)}: 'any'` : ''} },
-  transform(row, ctx) {
+  // The return type makes a misspelt column in a returned object a type error.
+  transform(row, ctx): TransformResult<${rowType}> {
     // Return the changed fields, ctx.skip(reason) to leave the row, or ctx.quarantine(reason) for a person to look at.
     return ctx.skip('not written yet');
   },

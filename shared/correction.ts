@@ -28,6 +28,16 @@ export interface TransformContext {
   readonly params: Readonly<Record<string, string>>;
 }
 
+/**
+ * What a transform returns: the changed fields (or the whole new row), a skip, or a quarantine.
+ * Annotate the transform with it (`transform(row, ctx): TransformResult<MoviesRow> { … }`, as New
+ * Correction writes it) and a misspelt column in a returned object literal is a type error.
+ * TypeScript checks an object literal for unknown properties only against a declared type: an
+ * unannotated transform's return type is inferred, and then only a returned object that shares no
+ * column at all with the row is refused.
+ */
+export type TransformResult<R extends Row = Row> = Partial<R> | Skip | Quarantine;
+
 export interface CorrectionSpec<R extends Row = Row> {
   /** Stable id, kebab-case; names the correction in the ledger and in plans. */
   id: string;
@@ -45,7 +55,7 @@ export interface CorrectionSpec<R extends Row = Row> {
    * Pure function of the row and the context. Return the changed fields (or the whole new row),
    * `ctx.skip(reason)`, or `ctx.quarantine(reason)`. Throwing quarantines the row with the message.
    */
-  transform(row: Readonly<R>, ctx: TransformContext): Partial<R> | Skip | Quarantine;
+  transform(row: Readonly<R>, ctx: TransformContext): TransformResult<R>;
   /** Checks every changed row must pass; a failing row is quarantined with the invariant's name. */
   invariants?: Record<string, (after: Readonly<R>, before: Readonly<R>) => boolean>;
   options?: {

@@ -1,6 +1,7 @@
 // The diff viewer, inside the webview: summary, changes-per-column chart, filters, and a paged table
 // of row diffs. It says `ready` first and then only asks for pages; every message it receives is
 // parsed with the shared schemas, and a page answering an older request is dropped.
+import './jitless'; // first: before the schemas in ./messages are built
 import { FromWebview, ToWebview, type Filter, type ViewInfo } from './messages';
 import { chartBars, clampPage, COUNT_NAMES, formatValue, keyText, pageCount } from './model';
 import type { RowDiff } from '../../shared/protocol';
@@ -37,6 +38,16 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string,
   return e;
 }
 
+/**
+ * A chart bar's fill. Its width is set through the CSSOM (element.style), which the content security
+ * policy allows: a `style` attribute is inline style, which `style-src 'nonce-…'` blocks.
+ */
+function barFill(width: number): HTMLElement {
+  const i = el('i');
+  i.style.width = `${Math.max(1, width)}%`;
+  return i;
+}
+
 function requestPage(): void {
   latestPageRequest = post({ type: 'page', offset: page * PAGE_SIZE, limit: PAGE_SIZE, filter });
   $('pager-info').textContent = 'Loading…';
@@ -61,7 +72,7 @@ function renderView(v: ViewInfo): void {
   const bars = chartBars(v.summary.changesPerColumn);
   $('chart').replaceChildren(
     ...(bars.length
-      ? bars.map((b) => el('div', { class: 'bar', 'data-column': b.column }, el('span', { class: 'name' }, b.column), el('i', { style: `width:${Math.max(1, b.width)}%` }), el('span', { class: 'n' }, b.count.toLocaleString('en-US'))))
+      ? bars.map((b) => el('div', { class: 'bar', 'data-column': b.column }, el('span', { class: 'name' }, b.column), barFill(b.width), el('span', { class: 'n' }, b.count.toLocaleString('en-US'))))
       : [el('p', { class: 'muted' }, 'No column changes.')]),
   );
   const columnSelect = $<HTMLSelectElement>('filter-column');

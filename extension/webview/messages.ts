@@ -80,12 +80,26 @@ export function parseFromWebview(raw: unknown): { ok: true; msg: FromWebview } |
   return r.success ? { ok: true, msg: r.data } : { ok: false, why: r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ') };
 }
 
-/** Accepts each sequence number once, in increasing order (replayed or reordered messages are dropped). */
+/**
+ * Accepts each sequence number once, in increasing order (replayed or reordered messages are dropped).
+ * A webview that is reloaded (or recreated) starts numbering at 1 again and says `ready` first: that
+ * `ready` starts a new session, so the gate starts over instead of dropping everything after it.
+ */
 export class SeqGate {
   private last = -1;
   accept(seq: number): boolean {
     if (seq <= this.last) return false;
     this.last = seq;
     return true;
+  }
+
+  /** What the panel calls for each parsed message: `ready` resets the gate, then the usual check. */
+  admit(m: Pick<FromWebview, 'type' | 'seq'>): boolean {
+    if (m.type === 'ready') this.reset();
+    return this.accept(m.seq);
+  }
+
+  reset(): void {
+    this.last = -1;
   }
 }

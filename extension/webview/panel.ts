@@ -1,6 +1,7 @@
 // The diff viewer's panel in the extension host: serves pages to the webview, exports reports.
 // It posts nothing until the webview says `ready`; it parses every message from it; a CSP with a
-// nonce allows only the bundled script; localResourceRoots is the bundled webview folder only.
+// nonce allows only the bundled script, the page's own style sheet and a small inline script that
+// counts CSP violations; localResourceRoots is the bundled webview folder only.
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import * as vscode from 'vscode';
@@ -132,7 +133,7 @@ export class DiffPanel implements vscode.Disposable {
       return;
     }
     const m = parsed.msg;
-    if (!this.gate.accept(m.seq)) {
+    if (!this.gate.admit(m)) {
       this.log(`diff viewer: dropped message ${m.seq} (replayed or out of order)`);
       return;
     }
@@ -202,12 +203,23 @@ export class DiffPanel implements vscode.Disposable {
     const script = this.panel.webview.asWebviewUri(vscode.Uri.joinPath(root, 'webview.js'));
     const csp = [`default-src 'none'`, `img-src ${this.panel.webview.cspSource} data:`, `style-src 'nonce-${nonce}'`, `script-src 'nonce-${nonce}'`].join('; ');
     return `<!DOCTYPE html>
-<html lang="en"><head><meta charset="UTF-8">
+<html lang="en" data-csp-violations="0"><head><meta charset="UTF-8">
 <meta http-equiv="Content-Security-Policy" content="${csp}">
+<script nonce="${nonce}">
+// Before anything else is parsed: count what the CSP blocks (a style attribute, an eval) on <html>
+// and log it, so a page that silently looks wrong is seen (the UI test reads the count).
+(() => {
+  let n = 0;
+  document.addEventListener('securitypolicyviolation', (e) => {
+    document.documentElement.dataset.cspViolations = String(++n);
+    console.error('diff viewer: content security policy blocked ' + e.effectiveDirective + ' (' + (e.blockedURI || 'inline') + ') at ' + (e.sourceFile || 'the page') + ':' + e.lineNumber);
+  });
+})();
+</script>
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
 <style nonce="${nonce}">
 body{color:var(--vscode-foreground);background:var(--vscode-editor-background);font-family:var(--vscode-font-family);font-size:var(--vscode-font-size);padding:0 1rem 2rem}
-h1{font-size:1.25em;margin:.8em 0 .2em}.muted,#facts{color:var(--vscode-descriptionForeground)}
+h1{font-size:1.25em;margin:.8em 0 .2em}h2.chart-title{font-size:1em}.muted,#facts{color:var(--vscode-descriptionForeground)}
 #message{margin:.3em 0}
 .counts{display:flex;gap:.6rem;flex-wrap:wrap;margin:.8em 0}
 .count{border:1px solid var(--vscode-panel-border);border-radius:4px;padding:.3em .8em;min-width:6em}
@@ -235,7 +247,7 @@ tr.quarantined td{background:var(--vscode-inputValidation-warningBackground)}
 <div id="facts"></div>
 <div id="message"></div>
 <div id="counts" class="counts"></div>
-<h2 class="muted" style="font-size:1em">Changes per column</h2>
+<h2 class="muted chart-title">Changes per column</h2>
 <div id="chart"></div>
 <div class="filters">
   <select id="filter-status" aria-label="status"><option value="">all statuses</option><option value="changed">changed</option><option value="skipped">skipped</option><option value="quarantined">quarantined</option></select>

@@ -1,6 +1,8 @@
 // The diff viewer's model, its webview messages and the review reports: pure code shared by the
 // extension and the webview.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import type { RowDiff, Summary } from '../../shared/protocol';
 import { FromWebview, MAX_WEBVIEW_MESSAGE_BYTES, parseFromWebview, SeqGate, ToWebview, type ViewInfo } from '../../extension/webview/messages';
@@ -128,6 +130,30 @@ test('sequence numbers: each accepted once, in increasing order', () => {
   assert.equal(g.accept(0), false);
   assert.equal(g.accept(5), true);
   assert.equal(g.accept(3), false);
+});
+
+test('a reloaded webview numbers from 1 again: its `ready` starts a new session instead of being dropped', () => {
+  const g = new SeqGate();
+  const first = [{ type: 'ready', seq: 1 }, { type: 'page', seq: 2 }, { type: 'page', seq: 3 }, { type: 'rendered', seq: 4 }] as const;
+  for (const m of first) assert.equal(g.admit(m), true, JSON.stringify(m));
+  assert.equal(g.admit({ type: 'page', seq: 3 }), false, 'a replayed page is still dropped');
+  // The webview is reloaded: a fresh script, seq restarts at 1.
+  assert.equal(g.admit({ type: 'ready', seq: 1 }), true, 'the new session says ready');
+  assert.equal(g.admit({ type: 'page', seq: 2 }), true, 'and its page requests are served');
+  assert.equal(g.admit({ type: 'page', seq: 2 }), false, 'replays within the new session are dropped');
+  assert.equal(g.admit({ type: 'export', seq: 1 }), false, 'only ready starts a session');
+});
+
+test('the diff viewer uses no inline style attribute and no eval (its CSP, nonces only, blocks them)', () => {
+  const root = join(__dirname, '..', '..', 'extension', 'webview');
+  const panel = readFileSync(join(root, 'panel.ts'), 'utf8');
+  const main = readFileSync(join(root, 'main.ts'), 'utf8');
+  assert.match(panel, /style-src 'nonce-\$\{nonce\}'/);
+  assert.ok(!/<[a-z][^<>]*\sstyle=/i.test(panel), 'an element in the panel HTML has a style attribute');
+  assert.ok(!/setAttribute\(\s*'style'|\{\s*style:|'style':/.test(main), 'main.ts sets a style attribute');
+  // Nor eval: zod's JIT is switched off before the first schema is built (its probe alone is reported).
+  assert.match(main, /^import '\.\/jitless';/m);
+  assert.ok(main.indexOf("import './jitless'") < main.indexOf('import '.concat("{")), 'jitless is imported first');
 });
 
 const reportRows: RowDiff[] = [

@@ -35,7 +35,8 @@ function typeErrors(source: string): string[] {
   writeTypes(join(corrections, 'types'), [movies], 'sqlite', 'sqlite:/db', apiSource);
   const file = join(corrections, 'fix.correction.ts');
   writeFileSync(file, source);
-  const program = ts.createProgram([file], { strict: true, noEmit: true, target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext, moduleResolution: ts.ModuleResolutionKind.Bundler, types: [], lib: ['lib.es2022.d.ts'] });
+  // redress.d.ts as a root too: a correction that imports no generated row type still sees 'redress'.
+  const program = ts.createProgram([file, join(corrections, 'types', 'redress.d.ts')], { strict: true, noEmit: true, target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext, moduleResolution: ts.ModuleResolutionKind.Bundler, types: [], lib: ['lib.es2022.d.ts'] });
   return ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
 }
 
@@ -43,7 +44,26 @@ test('a correction scaffolded for a table type-checks against the generated row 
   const src = scaffoldCorrection({ id: 'fix', table: movies, typesImport: './types/movies' });
   assert.match(src, /import type \{ MoviesRow \} from '\.\/types\/movies';/);
   assert.match(src, /target: \{ table: 'movies', key: 'id' \}/);
+  assert.match(src, /transform\(row, ctx\): TransformResult<MoviesRow> \{/);
   assert.deepEqual(typeErrors(src), []);
+});
+
+test('a misspelt column in the object the scaffolded transform returns is a type error', () => {
+  // The scaffold as New Correction writes it, with a body that returns changed fields.
+  const scaffold = scaffoldCorrection({ id: 'fix', table: movies, typesImport: './types/movies' }).replace(
+    "return ctx.skip('not written yet');",
+    "if (row.release_date === null) return ctx.skip('none');\n    return { release_date: row.release_date.trim(), imdb_rating: 7.5 };",
+  );
+  assert.deepEqual(typeErrors(scaffold), []);
+  // One column right and one misspelt: the case an inferred return type lets through.
+  const typo = typeErrors(scaffold.replace('imdb_rating: 7.5', 'imdb_ratng: 7.5'));
+  assert.ok(typo.some((e) => /Object literal may only specify known properties, and 'imdb_ratng' does not exist/.test(e)), typo.join('\n') || 'no error');
+  // A value of the wrong type for a real column is one too.
+  assert.ok(typeErrors(scaffold.replace('imdb_rating: 7.5', "imdb_rating: 'high'")).length > 0);
+  // An arrow function annotated the same way is checked the same way.
+  const arrow = scaffold.replace(/transform\(row, ctx\): TransformResult<MoviesRow> \{[\s\S]*?\n  \},/, "transform: (row): TransformResult<MoviesRow> => ({ release_date: 'x', relase_date: 'y' }),");
+  assert.notEqual(arrow, scaffold);
+  assert.ok(typeErrors(arrow).some((e) => /'relase_date' does not exist/.test(e)));
 });
 
 test('columns autocomplete as typed properties; reading a misspelt column or writing a wrong type is a type error', () => {
@@ -60,11 +80,21 @@ export default defineCorrection<MoviesRow>({
   assert.deepEqual(typeErrors(ok), []);
   const readTypo = typeErrors(ok.replace('row.release_date.trim()', 'row.relase_date.trim()'));
   assert.ok(readTypo.some((e) => /Property 'relase_date' does not exist on type 'Readonly<MoviesRow>'/.test(e)), readTypo.join('\n'));
-  // (A misspelt column in the returned object is not caught by TypeScript — the transform's return
-  // type is inferred, so no excess-property check applies; the daemon quarantines such rows with
-  // 'transform returned column "…", which "movies" does not have'.)
   const wrongType = typeErrors(ok.replace("row.release_date.trim()", '42'));
   assert.ok(wrongType.length > 0, 'a number into a text column is a type error');
+  // Unannotated, the transform's return type is inferred, and TypeScript checks an object literal for
+  // unknown properties only against a declared type: a returned object with no real column at all is
+  // refused (a weak-type error), one with a real column beside a misspelt one is not (the daemon then
+  // quarantines its rows: 'transform returned column "…", which "movies" does not have').
+  const onlyTypo = typeErrors(ok.replace(/return \{ release_date: [^\n]*\};/, 'return { relase_date: row.release_date.trim() };'));
+  assert.ok(onlyTypo.length > 0, 'a returned object with no real column is a type error');
+});
+
+test('the example corrections (unannotated transforms, inline row types) still type-check', () => {
+  const dir = join(__dirname, '..', '..', 'examples', 'movies', 'corrections');
+  for (const f of ['fix-release-century', 'numeric-titles', 'release-date-iso']) {
+    assert.deepEqual(typeErrors(readFileSync(join(dir, `${f}.correction.ts`), 'utf8')), [], f);
+  }
 });
 
 test('the API declaration is the API source with the one function body removed', () => {

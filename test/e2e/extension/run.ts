@@ -16,6 +16,9 @@ import { moviesWorkspace } from './workspace';
 /** The daemon's Node in these tests: this one (Node 20, what the shipped SQLite addon is built for). */
 export const DAEMON_NODE = process.execPath;
 
+/** Figures worth quoting, printed again at the end of the run (the in-host suite's lines scroll by). */
+const summary: string[] = [];
+
 async function inHost(): Promise<void> {
   const suite = join(cacheDir, 'build', 'redress-suite.js');
   await bundleSuite(join(__dirname, 'suite.ts'), suite);
@@ -28,6 +31,10 @@ async function inHost(): Promise<void> {
       timeoutMs: 240_000,
       artifactsPath: join(artifactsDir, 'redress-in-host'),
       serverOptions: { settings: { 'redress.nodePath': DAEMON_NODE } },
+      onLog: (line) => {
+        process.stdout.write(`[vscode] ${line}\n`);
+        if (line.includes('PREVIEW ROUND TRIP')) summary.push(line.trim());
+      },
     });
     if (code !== 0) throw new Error(`the in-editor suite failed (exit ${code}); artifacts in ${join(artifactsDir, 'redress-in-host')}`);
   } finally {
@@ -35,7 +42,7 @@ async function inHost(): Promise<void> {
   }
 }
 
-const parts: Record<string, () => Promise<void>> = { inhost: inHost, ui: uiTest, native: nativeRebuild };
+const parts: Record<string, () => Promise<void>> = { inhost: inHost, ui: () => uiTest((line) => summary.push(line)), native: nativeRebuild };
 
 async function main(): Promise<number> {
   ensureSetup();
@@ -57,6 +64,7 @@ async function main(): Promise<number> {
       console.error(`FAILED: ${name}: ${(err as Error).stack ?? String(err)}`);
     }
   }
+  if (summary.length) console.log(`\n${summary.join('\n')}`);
   console.log(`\nvscode e2e took ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   console.log(`${passed} passed, ${failed} failed`);
   return failed === 0 ? 0 : 1;

@@ -4,14 +4,15 @@
 // stopped in the daemon). Screenshots go to .cache/vscode-e2e/artifacts/redress-ui/.
 import Database from 'better-sqlite3';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { FrameLocator, Page } from 'playwright-core';
+import type { Frame, FrameLocator, Page } from 'playwright-core';
 import { DaemonClient } from '../../../shared/client';
 import { FINAL_STATUSES, type RunSummary } from '../../../shared/protocol';
 import { readDaemonInfo } from '../../../extension/daemon';
 import { launchBrowser } from '../browser';
 import { installExtension, makeRunDirs, startCodeServer } from '../codeServer';
+import { vsixEntries } from '../packageVsix';
 import { artifactsDir, cacheDir, repoRoot } from '../paths';
 import { openWorkbench, runFromPalette } from '../workbench';
 import { moviesWorkspace } from './workspace';
@@ -46,6 +47,35 @@ export default defineCorrection<{ id: number; kind: string | null }>({
   );
 }
 
+/**
+ * A correction that changes two columns by very different counts (release_date on the 22 rows dated a
+ * century late, title on every 10th film), so the chart's bars must differ in width.
+ */
+function addTwoColumnCorrection(ws: string): void {
+  writeFileSync(
+    join(ws, 'corrections', 'chart-two-columns.correction.ts'),
+    `import { defineCorrection } from 'redress';
+
+export default defineCorrection<{ id: number; title: unknown; release_date: string | null }>({
+  id: 'chart-two-columns',
+  description: 'UI test: release_date on the 22 century-late rows, title on every 10th film.',
+  target: { table: 'movies', key: 'id' },
+  expects: { release_date: 'text', title: 'any' },
+  transform(row) {
+    const out: { title?: string; release_date?: string } = {};
+    if (row.id % 10 === 0 && row.title !== null) out.title = String(row.title) + ' (checked)';
+    const m = /^(.{7})(\\d{4})$/.exec(row.release_date ?? '');
+    if (m && Number(m[2]) > 2011) out.release_date = m[1] + String(Number(m[2]) - 100);
+    return out;
+  },
+});
+`,
+  );
+}
+
+/** Files a .vsix must not carry: tests, CI and packaging leftovers, changelogs, declarations, maps. */
+const VSIX_JUNK = /(^|\/)(tests?|__tests__|patches)\/|\.travis\.yml$|\.npmignore$|History\.md$|CHANGELOG|\.d\.ts$|\.map$|download\.sh$/i;
+
 async function openFile(page: Page, name: string): Promise<void> {
   await page.locator('.monaco-workbench').click({ position: { x: 640, y: 300 } });
   await page.keyboard.press('Control+P');
@@ -72,6 +102,32 @@ async function notification(page: Page, text: string, timeoutMs: number) {
 /** The diff viewer's document (webviews are an iframe in an iframe). */
 function diffViewer(page: Page): FrameLocator {
   return page.frameLocator('iframe.webview.ready').last().frameLocator('iframe#active-frame');
+}
+
+/** The diff viewer frame whose title reads `title` (several panels can be open). */
+async function viewerTitled(page: Page, title: string, timeoutMs = 60_000): Promise<Frame> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    for (const f of page.frames()) {
+      const t = await f
+        .locator('#title')
+        .textContent({ timeout: 200 })
+        .catch(() => null);
+      if (t === title) return f;
+    }
+    if (Date.now() > until) throw new Error(`no diff viewer titled "${title}"`);
+    await page.waitForTimeout(250);
+  }
+}
+
+/** Rendered widths (px) of the chart's bars, by column, and the counts they show. */
+async function barWidths(v: Frame): Promise<Record<string, { px: number; count: number }>> {
+  const out: Record<string, { px: number; count: number }> = {};
+  for (const bar of await v.locator('#chart .bar').all()) {
+    const box = await bar.locator('i').boundingBox();
+    out[(await bar.getAttribute('data-column')) ?? '?'] = { px: box?.width ?? 0, count: Number((await bar.locator('.n').innerText()).replace(/,/g, '')) };
+  }
+  return out;
 }
 
 async function count(v: FrameLocator, name: string): Promise<string> {
@@ -104,14 +160,22 @@ async function saveLogs(ws: string, runDir: string): Promise<void> {
   for (const f of walk(runDir).filter((f) => /Redress\.log$|exthost\.log$/.test(f))) cpSync(f, join(logs, f.slice(runDir.length + 1).replace(/[\\/]/g, '_')));
 }
 
-export async function uiTest(): Promise<void> {
+export async function uiTest(report: (line: string) => void = () => {}): Promise<void> {
   mkdirSync(OUT, { recursive: true });
   const t0 = Date.now();
   const vsix = join(cacheDir, 'build', 'redress.vsix');
   execFileSync(process.execPath, [join(repoRoot, 'scripts', 'package.mjs'), vsix], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'] });
-  console.log(`  packaged ${vsix} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  const entries = vsixEntries(vsix);
+  const bytes = statSync(vsix).size;
+  const sizeLine = `VSIX: ${vsix}: ${(bytes / 1024 / 1024).toFixed(1)} MiB (${bytes.toLocaleString('en-US')} bytes, ${entries.length} files)`;
+  console.log(`  packaged in ${((Date.now() - t0) / 1000).toFixed(1)} s; ${sizeLine}`);
+  report(sizeLine);
+  const junk = entries.filter((e) => VSIX_JUNK.test(e));
+  check(junk.length === 0, `the .vsix carries files it does not need: ${junk.join(', ')}`);
+  check(entries.includes('extension/dist/extension.js') && entries.includes('extension/node_modules/better-sqlite3/build/Release/better_sqlite3.node'), 'the .vsix lacks the extension or the SQLite addon');
   const ws = moviesWorkspace();
   addLongRun(ws.path);
+  addTwoColumnCorrection(ws.path);
   const dirs = makeRunDirs();
   await installExtension(vsix, dirs);
   const server = await startCodeServer({ dirs, settings: { 'redress.nodePath': process.execPath, 'redress.sampleSize': 5000, 'workbench.editor.enablePreview': false } });
@@ -119,6 +183,11 @@ export async function uiTest(): Promise<void> {
   const { page } = browser;
   let client: DaemonClient | null = null;
   const shot = (name: string) => page.screenshot({ path: join(OUT, `${name}.png`) }).catch(() => undefined);
+  // Chromium also reports CSP violations on the console; kept to explain a failure.
+  const cspConsole: string[] = [];
+  page.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) cspConsole.push(`${m.location().url}: ${m.text()}`);
+  });
   try {
     await openWorkbench(page, server, ws.path);
     await openFile(page, 'fix-release-century.correction.ts');
@@ -133,6 +202,8 @@ export async function uiTest(): Promise<void> {
     check((await count(viewer, 'changed')) === '22', `changed shows ${await count(viewer, 'changed')}`);
     check((await count(viewer, 'quarantined')) === '0', 'quarantined is not 0');
     check((await viewer.locator('.bar[data-column="release_date"] .n').innerText()).trim() === '22', 'the chart has no bar of 22 for release_date');
+    check((await viewer.locator('.bar').count()) === 1, 'the chart has bars for columns the correction does not change');
+    await page.locator('#workbench\\.parts\\.statusbar', { hasText: 'Redress: connected' }).waitFor({ timeout: 10_000 });
     await viewer.locator('#filter-status').selectOption('changed');
     await viewer.locator('#pager-info', { hasText: 'of 22' }).waitFor({ timeout: 10_000 });
     const duel = viewer.locator('tr.changed', { hasText: '"Dec 31 2046"' });
@@ -140,6 +211,28 @@ export async function uiTest(): Promise<void> {
     const change = (await duel.locator('.change[data-column="release_date"]').innerText()).replace(/\s+/g, ' ');
     check(change.includes('"Dec 31 2046" → "Dec 31 1946"'), `the changed field reads ${change}`);
     await shot('1-preview-diff-viewer');
+
+    // The chart of a correction that changes two columns: bar widths follow the counts (set through
+    // the CSSOM; a style attribute would be blocked by the CSP and every bar drawn full width).
+    await openFile(page, 'chart-two-columns.correction.ts');
+    await runFromPalette(page, 'Redress: Preview Correction');
+    const chart = await viewerTitled(page, 'Preview: chart-two-columns');
+    await chart.locator('body[data-state="rendered"]').waitFor({ timeout: 60_000 });
+    const bars = await barWidths(chart);
+    const { title, release_date: date } = bars;
+    check(title && date && Object.keys(bars).length === 2, `the chart's bars: ${JSON.stringify(bars)}`);
+    check(date.count === 22 && title.count > 100, `bar counts: ${JSON.stringify(bars)}`);
+    check(title.px > 50, `the largest bar is ${title.px} px wide`);
+    const ratio = date.px / title.px;
+    const expected = Math.round((date.count / title.count) * 100) / 100;
+    console.log(`  chart bars: title ${title.count} rows ${title.px.toFixed(1)} px, release_date ${date.count} rows ${date.px.toFixed(1)} px (ratio ${ratio.toFixed(3)}, counts ${expected})`);
+    check(Math.abs(ratio - expected) < 0.02, `bar widths do not follow the counts: ratio ${ratio.toFixed(3)}, counts ${expected}`);
+    for (const v of [chart, await viewerTitled(page, 'Preview: fix-release-century')]) {
+      const n = await v.locator('html').getAttribute('data-csp-violations');
+      check(n === '0', `the diff viewer reports ${n} content security policy violation(s): ${cspConsole.join(' | ')}`);
+    }
+    if (cspConsole.length) console.log(`  (CSP messages on the console, not from the diff viewer: ${cspConsole.length})`);
+    await shot('1b-chart-two-columns');
 
     // Dry-run from the palette: progress to the end, then the result notification.
     await page.locator('.tab', { hasText: 'fix-release-century.correction.ts' }).click();
@@ -173,6 +266,16 @@ export async function uiTest(): Promise<void> {
     await notification(page, 'dry-run cancelled', 30_000);
     console.log(`  long run cancelled after ${ended.counts.scanned.toLocaleString('en-US')} of ${LONG_ROWS.toLocaleString('en-US')} rows (${ended.batchesDone} batches)`);
     await shot('4-long-run-cancelled');
+
+    // A window with no folder: the commands are there and say what to do.
+    client.close();
+    client = null;
+    await page.goto(`${server.url}/?ew=true`);
+    await page.locator('#workbench\\.parts\\.statusbar').waitFor({ state: 'visible', timeout: 60_000 });
+    await runFromPalette(page, 'Redress: Preview Correction');
+    const hint = (await (await notification(page, 'open a folder with a redress.config.json', 30_000)).innerText()).replace(/\s+/g, ' ');
+    console.log(`  no folder open: ${hint.slice(0, 120)}`);
+    await shot('5-no-folder');
   } catch (err) {
     await shot('failure');
     await page.keyboard.press('Escape');
