@@ -72,6 +72,12 @@ function takeLock(dir: string): () => void {
   };
 }
 
+// Transforms see time in UTC whatever the machine's zone: a correction that parses "2020-01-01 05:00:00"
+// (a timestamp column) or calls getHours() gets the same answer on a laptop in Kathmandu and on the shared
+// runner, so preview, dry-run and apply agree wherever they run. Set before anything reads the clock;
+// it holds for the sandbox's worker threads too.
+process.env.TZ = 'UTC';
+
 async function main(): Promise<void> {
   const workspace = resolve(arg('--workspace') ?? process.cwd());
   const ownerPid = arg('--owner-pid') ? Number(arg('--owner-pid')) : null;
