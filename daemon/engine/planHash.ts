@@ -14,9 +14,9 @@ export function planContentHash(ledger: Ledger, dryRunId: string, h: PlanHeader)
   const hash = createHash('sha256');
   hash.update(JSON.stringify(['redress-plan/1', h.codeHash, h.manifest, h.fingerprint, h.target]));
   let changes = 0;
-  for (const line of ledger.planHashLines(dryRunId)) {
-    hash.update('\n' + line);
-    changes++;
+  for (const page of ledger.planHashPages(dryRunId)) {
+    hash.update(page.text);
+    changes += page.rows;
   }
   return { hash: hash.digest('hex'), changes };
 }

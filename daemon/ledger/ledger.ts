@@ -272,12 +272,24 @@ export class Ledger {
   }
 
 
-  /** The text the plan hash covers, one string per changed row in seq order (raw mode: no objects). */
-  *planHashLines(runId: string): Generator<string> {
+  /**
+   * The text the plan hash covers, in pages: each page is, for up to 5000 changed rows in seq order,
+   * "\n" and the row's line (seq, key, before and after hashes, before and after values, NUL between).
+   * SQLite joins the lines itself: a JavaScript string per row made this a third of a large apply.
+   */
+  *planHashPages(runId: string): Generator<{ text: string; rows: number }> {
     const st = this.stmt(
-      `SELECT seq || char(0) || key || char(0) || before_hash || char(0) || after_hash || char(0) || before || char(0) || after FROM plan_rows WHERE run_id = ? AND status = 'changed' ORDER BY seq`,
-    ).raw(true);
-    for (const [line] of st.iterate(runId) as Iterable<[string]>) yield line;
+      `SELECT max(seq) AS last, count(*) AS n, group_concat(line, '' ORDER BY seq) AS text FROM (
+         SELECT seq, char(10) || seq || char(0) || key || char(0) || before_hash || char(0) || after_hash || char(0) || before || char(0) || after AS line
+         FROM plan_rows WHERE run_id = ? AND status = 'changed' AND seq > ? ORDER BY seq LIMIT 5000)`,
+    );
+    let after = -1;
+    for (;;) {
+      const page = st.get(runId, after) as { last: number | null; n: number; text: string | null };
+      if (page.n === 0) return;
+      yield { text: page.text!, rows: page.n };
+      after = page.last!;
+    }
   }
 
   private readonly stmts = new Map<string, Database.Statement>();
