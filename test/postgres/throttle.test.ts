@@ -13,6 +13,7 @@ import { startTestDaemon, dryRun, waitForRun, type RunningDaemon, type Workspace
 import { inCanary } from '../../daemon/engine/apply';
 import { RunControl } from '../../daemon/engine/runControl';
 import { Throttle } from '../../daemon/engine/throttle';
+import { PostgresTarget } from '../../daemon/targets/postgres';
 import { pgEngine, pgSchema, pgWorkspace, tableText, type PgEngine, type PgSchema } from '../helpers/pg';
 
 describe('adaptive batch size (no database)', () => {
@@ -284,7 +285,6 @@ test('replication lag: on this primary the check runs and finds no replica laggi
   await s.sql(`CREATE TABLE lag (s float8 NOT NULL)`);
   await s.sql(`INSERT INTO lag VALUES (42.5)`);
   await s.sql(`CREATE VIEW pg_stat_replication AS SELECT 'replica-1'::text AS application_name, NULL::interval AS write_lag, make_interval(secs => s) AS flush_lag, make_interval(secs => s / 2) AS replay_lag FROM lag`);
-  const { PostgresTarget } = await import('../../daemon/targets/postgres');
   const t = await PostgresTarget.open(url.toString());
   try {
     assert.equal(await t.healthCheck({ maxReplicationLagS: 10 }), 'replica replica-1 lags 42.5s, more than 10s');
