@@ -14,12 +14,14 @@ import type { Handlers } from './handlers';
 /** Stop reading events for a client while this much is still queued for it. */
 const HIGH_WATER_BYTES = 256 * 1024;
 /**
- * Stop reading a client's requests while this much of its replies is still queued for it, or while this
- * many of its requests are being handled: a client that sends requests and never reads the replies then
- * waits in its own TCP buffers, not in daemon memory.
+ * A client's requests start only while less than this much of its replies is still queued for it, at
+ * most this many at a time; the rest wait as the frames they came in (small), and past MAX_QUEUED_FRAMES
+ * the daemon stops reading its socket. A client that sends requests and never reads the replies then
+ * waits in its own TCP buffers: no reply is computed before there is room to send it.
  */
 const REPLY_HIGH_WATER_BYTES = 4 * 1024 * 1024;
 const MAX_REQUESTS_IN_FLIGHT = 8;
+const MAX_QUEUED_FRAMES = 64;
 /** How often peers are pinged; one that has not answered the previous ping is terminated. */
 export const DEFAULT_HEARTBEAT_MS = 15_000;
 
@@ -39,6 +41,8 @@ interface Client {
   ws: WebSocket;
   alive: boolean;
   subs: Map<string, { afterSeq: number; timer: NodeJS.Timeout | null; pumping: boolean }>;
+  /** Frames read but not yet handled, in arrival order. */
+  queue: { data: RawData; isBinary: boolean }[];
   inFlight: number;
   readsPaused: boolean;
   drainTimer: NodeJS.Timeout | null;
@@ -94,15 +98,19 @@ export class DaemonServer {
   }
 
   private connected(ws: WebSocket): void {
-    const c: Client = { ws, alive: true, subs: new Map(), inFlight: 0, readsPaused: false, drainTimer: null };
+    const c: Client = { ws, alive: true, subs: new Map(), queue: [], inFlight: 0, readsPaused: false, drainTimer: null };
     this.clients.add(c);
     this.onClientsChanged(this.clients.size);
     ws.on('pong', () => (c.alive = true));
-    ws.on('message', (data, isBinary) => void this.frame(c, data, isBinary));
+    ws.on('message', (data, isBinary) => {
+      c.queue.push({ data, isBinary });
+      this.startRequests(c);
+    });
     ws.on('error', (e) => this.o.log(`client error: ${e.message}`));
     ws.on('close', () => {
       for (const s of c.subs.values()) if (s.timer) clearTimeout(s.timer);
       if (c.drainTimer) clearTimeout(c.drainTimer);
+      c.queue.length = 0;
       this.clients.delete(c);
       this.onClientsChanged(this.clients.size);
     });
@@ -123,35 +131,34 @@ export class DaemonServer {
     if (c.ws.readyState === c.ws.OPEN) c.ws.send(JSON.stringify(f, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)));
   }
 
-  /** Pauses reading a client's frames while its replies back up or too many of its requests run; resumes after. */
-  private flowControl(c: Client): void {
+  /** Starts the client's queued requests while its replies drain; pauses reading its socket while they back up. */
+  private startRequests(c: Client): void {
     if (c.ws.readyState !== c.ws.OPEN) return;
-    const backedUp = c.ws.bufferedAmount > REPLY_HIGH_WATER_BYTES;
-    const over = backedUp || c.inFlight >= MAX_REQUESTS_IN_FLIGHT;
-    if (over && !c.readsPaused) c.ws.pause();
-    else if (!over && c.readsPaused) c.ws.resume();
-    c.readsPaused = over;
-    // ws has no drain event of its own: look again shortly while the replies are what holds it back.
-    if (backedUp && !c.drainTimer) {
+    const backedUp = () => c.ws.bufferedAmount > REPLY_HIGH_WATER_BYTES;
+    while (c.queue.length > 0 && c.inFlight < MAX_REQUESTS_IN_FLIGHT && !backedUp()) {
+      const f = c.queue.shift()!;
+      c.inFlight++;
+      void this.handleFrame(c, f.data, f.isBinary).finally(() => {
+        c.inFlight--;
+        this.startRequests(c);
+      });
+    }
+    const pause = c.queue.length >= MAX_QUEUED_FRAMES;
+    if (pause !== c.readsPaused) {
+      if (pause) c.ws.pause();
+      else c.ws.resume();
+      c.readsPaused = pause;
+    }
+    // ws has no drain event of its own: look again shortly while the replies are what holds requests back.
+    if (c.queue.length > 0 && backedUp() && !c.drainTimer) {
       c.drainTimer = setTimeout(() => {
         c.drainTimer = null;
-        this.flowControl(c);
+        this.startRequests(c);
       }, 20);
     }
   }
 
   /** Parse at the boundary: a bad frame gets a typed error reply, never an exception in the loop. */
-  private async frame(c: Client, data: RawData, isBinary: boolean): Promise<void> {
-    c.inFlight++;
-    this.flowControl(c);
-    try {
-      await this.handleFrame(c, data, isBinary);
-    } finally {
-      c.inFlight--;
-      this.flowControl(c);
-    }
-  }
-
   private async handleFrame(c: Client, data: RawData, isBinary: boolean): Promise<void> {
     let id: number | null = null;
     try {
