@@ -48,17 +48,22 @@ export function startDaemon(workspace: string, o: StartOptions = {}): Promise<{ 
       lines.close();
       child.stdout!.destroy();
       child.stderr!.destroy();
-      child.removeAllListeners('exit');
+      child.removeAllListeners('close');
       child.unref();
       if (err) reject(err);
       else resolve(v!);
     };
+    let failed: { code: string; message: string } | null = null;
     lines.on('line', (l) => {
       if (l.startsWith('REDRESS_READY ')) done(null, JSON.parse(l.slice('REDRESS_READY '.length)));
+      else if (l.startsWith('REDRESS_FAILED ')) failed = JSON.parse(l.slice('REDRESS_FAILED '.length)) as { code: string; message: string };
     });
-    child.once('exit', (code) =>
-      done(new RedressError('DAEMON_UNAVAILABLE', `The daemon exited (code ${code}) before it was ready: ${stderr.trim().replace(/\.$/, '') || 'no message'}. See .redress/daemon.log.`, { exitCode: code })),
-    );
+    // 'close', not 'exit': by then every line the daemon printed has been read.
+    child.once('close', (code) => {
+      // A folder that is not a workspace, or a target that cannot be opened, is bad input, not a daemon fault.
+      if (failed && (failed.code === 'CONFIG' || failed.code === 'TARGET')) return done(new RedressError(failed.code, failed.message));
+      done(new RedressError('DAEMON_UNAVAILABLE', `The daemon exited (code ${code}) before it was ready: ${stderr.trim().replace(/\.$/, '') || 'no message'}. See .redress/daemon.log.`, { exitCode: code }));
+    });
     child.once('error', (e) => done(new RedressError('DAEMON_UNAVAILABLE', `Cannot start the daemon: ${e.message}.`)));
   });
 }

@@ -84,13 +84,14 @@ async function main(): Promise<void> {
   const idleMs = Number(arg('--idle-ms') ?? process.env.REDRESS_IDLE_MS ?? 10 * 60_000);
   // Tests shorten the ping interval to see a dead peer terminated; unset or invalid means the default.
   const heartbeatMs = Number(process.env.REDRESS_HEARTBEAT_MS);
+  // Read the config first: a folder that is not a workspace gets a message, not a .redress/ folder.
+  const config = readConfig(workspace);
   const dir = stateDir(workspace);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const logFile = join(dir, 'daemon.log');
   const log = (msg: string) => appendFileSync(logFile, `${new Date().toISOString()} [${process.pid}] ${msg}\n`);
   const releaseLock = takeLock(dir);
 
-  const config = readConfig(workspace);
   const ledger = new Ledger(join(dir, 'ledger.sqlite'));
   const target = await openTarget(config.target, workspace);
   const engine = new Engine(ledger, target, workspace, log);
@@ -172,6 +173,8 @@ async function main(): Promise<void> {
 
 main().catch((e) => {
   const err = coerceError(e);
+  // The starter reads this line to pass bad input (config, target) on as such, with its code.
+  process.stdout.write(`REDRESS_FAILED ${JSON.stringify(err.toJSON())}\n`);
   process.stderr.write(`redress daemon: ${err.message}\n`);
   process.exit(2);
 });

@@ -78,7 +78,7 @@ export function main(): Record<string, { dryRun: JsonRun; apply: JsonRun; rollba
     const dry = runStatus(lastRunId());
     check(`${id} dry-run`, dry, EXPECTED[id]);
 
-    redress(['diffs', dry.runId, '--limit', '2']);
+    redress(['diffs', dry.runId, '--status', 'changed', '--limit', '2']);
 
     redress(['apply', dry.planId!, '--batch-size', '250']);
     const apply = runStatus(lastRunId());

@@ -404,6 +404,12 @@ daemon
 
 const INPUT_ERRORS = new Set(['CONFIG', 'COMPILE', 'MANIFEST', 'NO_TABLE', 'NO_COLUMN', 'NO_UNIQUE_KEY', 'PLAN_NOT_FOUND', 'RUN_NOT_FOUND', 'RUN_STATE', 'BUSY', 'PLAN_STALE', 'PLAN_TAMPERED', 'SCHEMA_DRIFT', 'TARGET']);
 
+// `redress diffs … | head`: a reader that stops early is not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw e;
+});
+
 program.parseAsync(process.argv).catch((e) => {
   const err = coerceError(e);
   if (json()) process.stdout.write(JSON.stringify({ error: err.toJSON() }) + '\n');

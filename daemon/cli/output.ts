@@ -40,7 +40,8 @@ export function printRun(r: RunSummary): void {
   else if (r.kind === 'verify') lines.push(`  checked ${c.scanned}  matching ${r.apply.applied}  differing ${r.apply.drifted}`);
   else lines.push(`  rows ${c.scanned}  written ${r.apply.applied}  already so ${r.apply.alreadyApplied}  drifted ${r.apply.drifted}`);
   if (r.planId && r.kind === 'dry-run' && r.status === 'completed') lines.push(`  plan ${r.planId}: review with \`redress diffs ${r.id}\`, apply with \`redress apply ${r.planId}\``);
-  if (r.status === 'paused' || r.status === 'interrupted' || r.status === 'halted') lines.push(`  resume with \`redress resume ${r.id}\``);
+  if (r.status === 'paused' || r.status === 'interrupted') lines.push(`  resume with \`redress resume ${r.id}\``);
+  if (r.status === 'halted') lines.push(`  once the cause above is dealt with, resume with \`redress resume ${r.id}\` (or start a new run)`);
   if (r.kind === 'apply' && r.status === 'completed') lines.push(`  verify with \`redress verify ${r.id}\`, undo with \`redress rollback ${r.id}\``);
   process.stdout.write(lines.join('\n') + '\n');
 }

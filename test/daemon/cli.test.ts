@@ -2,7 +2,8 @@
 // ones README.md and docs/cli.md promise; --json prints exactly one JSON object with the counts.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -21,7 +22,7 @@ interface CliResult {
 /** Runs `node dist/cli.js -w <dir> ...args` and collects its output (asynchronously: the test's own daemon client keeps answering pings). */
 function cli(dir: string, ...args: string[]): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, '-w', dir, ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, '-w', dir, ...args], { cwd: existsSync(dir) ? dir : tmpdir(), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -213,6 +214,48 @@ describe('exit codes', () => {
       assert.equal(r.status, 2, `${args.join(' ')}: ${said(r)}`);
       assert.match(r.stderr, /^error: /m, said(r));
     }
+  });
+
+  test('2: a folder that is not a workspace (no redress.config.json), and nothing is created there or above it', async () => {
+    const outside = mkdtempSync(join(tmpdir(), 'redress-not-a-workspace-'));
+    try {
+      for (const dir of [outside, join(outside, 'no', 'such', 'folder')]) {
+        const r = await cli(dir, 'runs');
+        assert.equal(r.status, 2, said(r));
+        assert.match(r.stderr, /No redress\.config\.json in .*Run `redress init --sqlite <file>` there first/, said(r));
+      }
+      assert.deepEqual(readdirSync(outside), [], 'no .redress/ and no folders made');
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
+  });
+
+  test('2: a workspace whose SQLite target file does not exist, with the path and what to do', async () => {
+    const w = mkdtempSync(join(tmpdir(), 'redress-missing-target-'));
+    try {
+      writeFileSync(join(w, 'redress.config.json'), JSON.stringify({ target: { kind: 'sqlite', path: 'nothere.sqlite' } }));
+      const r = await cli(w, 'runs');
+      assert.equal(r.status, 2, said(r));
+      assert.match(r.stderr, /Cannot open the SQLite target .*nothere\.sqlite.*Check the path in redress\.config\.json/, said(r));
+    } finally {
+      rmSync(w, { recursive: true, force: true });
+    }
+  });
+
+  test('0: output piped into a reader that stops early (`diffs … | head -n 1`) ends quietly', async () => {
+    const dry = oneObject(await cli(ws.dir, '--json', 'dry-run', ws.correction('lower-for-pipe', LOWER.replace("'lower'", "'lower-for-pipe'"))));
+    const r = await new Promise<CliResult>((resolve, reject) => {
+      const child = spawn('bash', ['-c', `"${process.execPath}" "${CLI}" -w "${ws.dir}" diffs ${String(dry.runId)} --limit 5000 | head -n 1; exit \${PIPESTATUS[0]}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('error', reject);
+      child.on('close', (status) => resolve({ status, stdout, stderr }));
+    });
+    assert.equal(r.status, 0, said(r));
+    assert.equal(r.stdout.trim().split('\n').length, 1, said(r));
+    assert.doesNotMatch(r.stderr, /EPIPE|Error|at /, said(r));
   });
 
   test('1: a run that halts (past the quarantine threshold)', async () => {
