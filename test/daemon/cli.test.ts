@@ -21,8 +21,12 @@ interface CliResult {
 
 /** Runs `node dist/cli.js -w <dir> ...args` and collects its output (asynchronously: the test's own daemon client keeps answering pings). */
 function cli(dir: string, ...args: string[]): Promise<CliResult> {
+  return collect(process.execPath, [CLI, '-w', dir, ...args], existsSync(dir) ? dir : tmpdir());
+}
+
+function collect(command: string, args: string[], cwd: string): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, '-w', dir, ...args], { cwd: existsSync(dir) ? dir : tmpdir(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -244,15 +248,7 @@ describe('exit codes', () => {
 
   test('0: output piped into a reader that stops early (`diffs … | head -n 1`) ends quietly', async () => {
     const dry = oneObject(await cli(ws.dir, '--json', 'dry-run', ws.correction('lower-for-pipe', LOWER.replace("'lower'", "'lower-for-pipe'"))));
-    const r = await new Promise<CliResult>((resolve, reject) => {
-      const child = spawn('bash', ['-c', `"${process.execPath}" "${CLI}" -w "${ws.dir}" diffs ${String(dry.runId)} --limit 5000 | head -n 1; exit \${PIPESTATUS[0]}`], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      child.on('error', reject);
-      child.on('close', (status) => resolve({ status, stdout, stderr }));
-    });
+    const r = await collect('bash', ['-c', `"${process.execPath}" "${CLI}" -w "${ws.dir}" diffs ${String(dry.runId)} --limit 5000 | head -n 1; exit \${PIPESTATUS[0]}`], ws.dir);
     assert.equal(r.status, 0, said(r));
     assert.equal(r.stdout.trim().split('\n').length, 1, said(r));
     assert.doesNotMatch(r.stderr, /EPIPE|Error|at /, said(r));
