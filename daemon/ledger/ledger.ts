@@ -415,6 +415,7 @@ export class Ledger {
       if ('status' in data) s.status = { status: data.status, message: data.message ?? null };
     }
 
+    const planOfDryRun = new Map([...planEvents.values()].map((p) => [p.dryRunId as string, p.planId as string]));
     const problems: string[] = [];
     const differs = (a: unknown, b: unknown) => !isDeepStrictEqual(a, b);
     for (const r of this.db.prepare('SELECT * FROM runs ORDER BY created_at, id').all() as Record<string, unknown>[]) {
@@ -426,7 +427,7 @@ export class Ledger {
         continue;
       }
       const st = s.started;
-      const planId = run.kind === 'dry-run' ? ([...planEvents.values()].find((p) => p.dryRunId === run.id)?.planId ?? null) : st.planId;
+      const planId = run.kind === 'dry-run' ? (planOfDryRun.get(run.id) ?? null) : st.planId;
       if (st.kind !== run.kind || st.correctionId !== run.correctionId || planId !== run.planId || st.parentRunId !== run.parentRunId || differs(st.options, run.options) || st.totalRows !== run.totalRows) {
         problems.push(`run ${run.id}: its kind, correction, plan, parent or options differ from its 'started' event (the runs table was edited)`);
       }

@@ -124,3 +124,14 @@ export async function pgEngine(s: PgSchema, o?: PostgresOptions): Promise<PgEngi
     },
   };
 }
+
+/** The correction most PostgreSQL tests run: lower-case `people.email`, keyed by id, in batches of `batchSize`. */
+export function lowerEmailCorrection(batchSize: number): string {
+  return `import { defineCorrection } from 'redress';
+export default defineCorrection<{ id: number; email: string }>({
+  id: 'lower-email', description: 'lower-case emails', target: { table: 'people', key: 'id' },
+  expects: { email: 'text' },
+  transform: (row) => ({ email: row.email.toLowerCase() }),
+  options: { batchSize: ${batchSize} },
+});`;
+}

@@ -4,20 +4,14 @@
 // the same correction holding the run lock keeps this one from starting.
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, test } from 'node:test';
-import { pgEngine, pgSchema, tableText, type PgEngine, type PgSchema } from '../helpers/pg';
+import { pgEngine, pgSchema, tableText, type PgEngine, type PgSchema, lowerEmailCorrection } from '../helpers/pg';
 
 let s: PgSchema;
 let e: PgEngine;
 
 const ROWS = 60;
 const BATCH = 10;
-const LOWER = `import { defineCorrection } from 'redress';
-export default defineCorrection<{ id: number; email: string }>({
-  id: 'lower-email', description: 'lower-case emails', target: { table: 'people', key: 'id' },
-  expects: { email: 'text' },
-  transform: (row) => ({ email: row.email.toLowerCase() }),
-  options: { batchSize: ${BATCH} },
-});`;
+const LOWER = lowerEmailCorrection(BATCH);
 
 beforeEach(async () => {
   s = await pgSchema('live');

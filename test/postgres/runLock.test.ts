@@ -10,16 +10,10 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, test } from 'node:test';
 import { RedressError } from '../../shared/errors';
 import { dryRun, startTestDaemon, waitForRun, type RunningDaemon, type Workspace } from '../helpers/harness';
-import { pgEngine, pgSchema, pgWorkspace, type PgEngine, type PgSchema } from '../helpers/pg';
+import { pgEngine, pgSchema, pgWorkspace, type PgEngine, type PgSchema, lowerEmailCorrection } from '../helpers/pg';
 
 const ROWS = 40;
-const LOWER = `import { defineCorrection } from 'redress';
-export default defineCorrection<{ id: number; email: string }>({
-  id: 'lower-email', description: 'lower-case emails', target: { table: 'people', key: 'id' },
-  expects: { email: 'text' },
-  transform: (row) => ({ email: row.email.toLowerCase() }),
-  options: { batchSize: 10 },
-});`;
+const LOWER = lowerEmailCorrection(10);
 
 let s: PgSchema;
 const engines: PgEngine[] = [];

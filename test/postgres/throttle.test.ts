@@ -14,7 +14,7 @@ import { inCanary } from '../../daemon/engine/apply';
 import { RunControl } from '../../daemon/engine/runControl';
 import { Throttle } from '../../daemon/engine/throttle';
 import { PostgresTarget } from '../../daemon/targets/postgres';
-import { pgEngine, pgSchema, pgWorkspace, tableText, type PgEngine, type PgSchema } from '../helpers/pg';
+import { pgEngine, pgSchema, pgWorkspace, tableText, type PgEngine, type PgSchema, lowerEmailCorrection } from '../helpers/pg';
 
 describe('adaptive batch size (no database)', () => {
   test('grows by a fifth while batches beat the target, halves when one takes much longer, stays within bounds', async () => {
@@ -80,13 +80,7 @@ describe('fixed pause between batches (no database)', () => {
 let s: PgSchema;
 let e: PgEngine;
 const ROWS = 60;
-const LOWER = `import { defineCorrection } from 'redress';
-export default defineCorrection<{ id: number; email: string }>({
-  id: 'lower-email', description: 'lower-case emails', target: { table: 'people', key: 'id' },
-  expects: { email: 'text' },
-  transform: (row) => ({ email: row.email.toLowerCase() }),
-  options: { batchSize: 10 },
-});`;
+const LOWER = lowerEmailCorrection(10);
 
 beforeEach(async () => {
   s = await pgSchema('throttle');
