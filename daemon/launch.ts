@@ -1,20 +1,12 @@
 // Finds the workspace's daemon, or starts one and waits for its ready line (never a sleep).
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { DaemonClient } from '../shared/client';
 import { RedressError } from '../shared/errors';
-import type { DaemonInfo } from './main';
-import { daemonEntryPath, stateDir } from './paths';
+import { readDaemonInfo, waitForInfo } from '../shared/daemonFiles';
+import { daemonEntryPath } from './paths';
 
-export function readDaemonInfo(workspace: string): DaemonInfo | null {
-  try {
-    return JSON.parse(readFileSync(join(stateDir(workspace), 'daemon.json'), 'utf8')) as DaemonInfo;
-  } catch {
-    return null;
-  }
-}
+export { readDaemonInfo };
 
 /** Connects to the running daemon, if there is one that answers. */
 export async function connectExisting(workspace: string, client = 'redress-cli'): Promise<DaemonClient | null> {
@@ -77,22 +69,9 @@ export async function ensureDaemon(workspace: string, o: StartOptions = {}): Pro
   } catch (e) {
     // Exit code 3: another CLI or editor window started the daemon a moment before us. Use that one.
     if (!(e instanceof RedressError && e.data?.exitCode === 3)) throw e;
-    return waitForWinner(workspace, 30_000);
+    return DaemonClient.connect(await waitForInfo(workspace, 30_000));
   }
   const info = readDaemonInfo(workspace);
   if (!info) throw new RedressError('DAEMON_UNAVAILABLE', 'The daemon started but wrote no .redress/daemon.json. See .redress/daemon.log.');
   return DaemonClient.connect(info);
-}
-
-/** Connects to the daemon that won a start race, once it has published daemon.json (bounded wait). */
-async function waitForWinner(workspace: string, timeoutMs: number): Promise<DaemonClient> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const c = await connectExisting(workspace);
-    if (c) return c;
-    if (Date.now() > deadline) {
-      throw new RedressError('DAEMON_UNAVAILABLE', `Another daemon holds the lock on ${stateDir(workspace)} but did not publish daemon.json within ${timeoutMs / 1000} s. See .redress/daemon.log, or stop it with \`redress daemon stop\`.`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }

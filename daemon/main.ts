@@ -9,6 +9,7 @@ import { appendFileSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileS
 import { join, resolve } from 'node:path';
 import { coerceError } from '../shared/errors';
 import { PROTOCOL_VERSION } from '../shared/protocol';
+import { isAlive } from '../shared/daemonFiles';
 import { readConfig } from './config';
 import { Engine } from './engine/engine';
 import { Ledger } from './ledger/ledger';
@@ -33,15 +34,6 @@ function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
-
-const isAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
 
 /**
  * One daemon per state folder: an exclusive SQLite lock on daemon.lock, held for the daemon's life.

@@ -2,50 +2,14 @@
 // with real and fixture daemons). The extension host's own Node may not be the user's: the daemon
 // runs on a Node found on PATH or named in the settings (see findNode), never on the editor's runtime.
 import { spawn, execFile } from 'node:child_process';
-import { accessSync, constants, existsSync, readFileSync, watch } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { DaemonClient } from '../shared/client';
 import { RedressError } from '../shared/errors';
 
-/** What the daemon publishes in .redress/daemon.json (mode 0600). */
-export interface DaemonInfo {
-  pid: number;
-  port: number;
-  secret: string;
-  version?: string;
-  protocol?: number;
-  workspace?: string;
-}
-
-export const STATE_DIR = '.redress';
-
-export function daemonInfoPath(workspace: string): string {
-  return join(workspace, STATE_DIR, 'daemon.json');
-}
-
-export function daemonLogPath(workspace: string): string {
-  return join(workspace, STATE_DIR, 'daemon.log');
-}
-
-export function readDaemonInfo(workspace: string): DaemonInfo | null {
-  try {
-    const j = JSON.parse(readFileSync(daemonInfoPath(workspace), 'utf8')) as Partial<DaemonInfo>;
-    if (typeof j.pid !== 'number' || typeof j.port !== 'number' || typeof j.secret !== 'string') return null;
-    return j as DaemonInfo;
-  } catch {
-    return null;
-  }
-}
-
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+export { STATE_DIR, daemonInfoPath, daemonLogPath, isAlive, readDaemonInfo, waitForInfo, type DaemonInfo } from '../shared/daemonFiles';
+import { daemonInfoPath, daemonLogPath, isAlive, readDaemonInfo, waitForInfo, type DaemonInfo } from '../shared/daemonFiles';
 
 // ---------- which Node runs the daemon ----------
 
@@ -248,31 +212,6 @@ export function explainStartFailure(stderr: string): string {
 function firstLine(s: string, max = 300): string {
   const l = s.split('\n').find((x) => x.trim()) ?? s;
   return l.length > max ? `${l.slice(0, max)}…` : l;
-}
-
-/** Waits (watching the folder, not sleeping) until daemon.json names a live daemon. */
-export function waitForInfo(workspace: string, timeoutMs: number): Promise<DaemonInfo> {
-  const dir = join(workspace, STATE_DIR);
-  return new Promise((resolve, reject) => {
-    let watcher: ReturnType<typeof watch> | null = null;
-    const finish = (err: Error | null, info?: DaemonInfo) => {
-      clearTimeout(timer);
-      watcher?.close();
-      if (err) reject(err);
-      else resolve(info!);
-    };
-    const check = () => {
-      const info = readDaemonInfo(workspace);
-      if (info && isAlive(info.pid)) finish(null, info);
-    };
-    const timer = setTimeout(() => finish(new RedressError('DAEMON_UNAVAILABLE', `Another daemon holds the lock on ${dir} but published no daemon.json within ${Math.round(timeoutMs / 1000)} s. See ${join(dir, 'daemon.log')}.`)), timeoutMs);
-    try {
-      watcher = watch(dir, () => check());
-    } catch {
-      /* the folder exists: the other daemon made it */
-    }
-    check();
-  });
 }
 
 /** Asks the daemon to stop, then makes sure the process is gone (SIGTERM, then SIGKILL). */
