@@ -5,10 +5,11 @@ import { RedressError } from '../../shared/errors';
 import type { ApplyCounts } from '../../shared/protocol';
 import { createHash } from 'node:crypto';
 import { fromWire, type StoredValue, type WireValue } from '../../shared/values';
-import type { Ledger, PlanRow, PlanRowRecord, RowOutcome, RunRow } from '../ledger/ledger';
+import type { Ledger, PlanRow, PlanRowRecord, RunRow } from '../ledger/ledger';
 import { schemaDrift } from '../targets/schemaDrift';
-import type { CasOutcome, CasWrite, Scan, StoredRow, TableSchema, Target } from '../targets/target';
-import { planContentHash } from './planHash';
+import type { CasWrite, NativeBatchResult, NativePlanRef, Scan, StoredRow, TableSchema, Target } from '../targets/target';
+import { checkSealed, nativePlanPath, type Slice, type SliceCond } from './nativePlan';
+import { planContentHash, planIdOf, planRowsHash } from './planHash';
 import { rowTokenizer } from './prepare';
 import type { RunControl, RunOutcome } from './runControl';
 import { maxBatchSizeOf, Throttle, type ThrottleOptions } from './throttle';
@@ -35,28 +36,45 @@ export function isCanary(o: Pick<ApplyOptions, 'canaryPercent' | 'canaryRows'>):
 
 /**
  * The plan rows an apply run covers: its canary slice, or the rest after one, or every row. Both kinds of
- * canary follow one order, a hash of each row's key (canaryRank): P percent is every row whose rank starts
- * below P, N rows are the N lowest ranks. The plan's rows never change, so the slice is the same on resume,
- * for the rest, for rollback and verify.
+ * canary follow one order, a hash of each row's key (canaryPlace): P percent is every row whose bucket is
+ * below P, N rows are the N lowest ranks. The plan's rows never change, so the slice is the same on
+ * resume, for the rest, for rollback and verify; as data, so SQL (native plans) and JavaScript test it alike.
  */
-function sliceOf(ledger: Ledger, dryRunId: string, o: Pick<ApplyOptions, 'canaryPercent' | 'canaryRows' | 'excludeCanaryPercent' | 'excludeCanaryRows'>): (keyJson: string) => boolean {
-  const within = (percent: number | undefined, rows: number | undefined): ((k: string) => boolean) | null => {
+function sliceOf(ledger: Ledger, dryRunId: string, o: Pick<ApplyOptions, 'canaryPercent' | 'canaryRows' | 'excludeCanaryPercent' | 'excludeCanaryRows'>): Slice {
+  const within = (percent: number | undefined, rows: number | undefined): SliceCond | null => {
     if (rows !== undefined) {
       const cut = canaryCut(ledger, dryRunId, rows);
-      return cut === null ? () => true : (k) => canaryRank(k) <= cut;
+      return cut === null ? { kind: 'all' } : { kind: 'rank', max: cut };
     }
-    if (percent !== undefined && percent < 100) return (k) => inCanary(k, percent);
+    if (percent !== undefined && percent < 100) return { kind: 'percent', percent };
     return null;
   };
   const keep = within(o.canaryPercent, o.canaryRows);
-  const drop = within(o.excludeCanaryPercent, o.excludeCanaryRows) ?? (o.excludeCanaryPercent !== undefined ? () => true : null);
-  return (k) => (keep === null || keep(k)) && !(drop !== null && drop(k));
+  const drop = within(o.excludeCanaryPercent, o.excludeCanaryRows) ?? (o.excludeCanaryPercent !== undefined ? { kind: 'all' as const } : null);
+  return { keep, drop };
 }
 
-/** A row's place in canary order: the percent bucket inCanary uses, then the hash, then the key (no ties). */
-export function canaryRank(keyJson: string): string {
+/** The slice as a test of one plan row (the JavaScript path; sliceSql is the same test in SQL). */
+function inSlice(s: Slice): (r: PlanRowRecord) => boolean {
+  const test = (c: SliceCond, k: string) => c.kind === 'all' || (c.kind === 'percent' ? inCanary(k, c.percent) : canaryRank(k) <= c.max);
+  return (r) => (s.keep === null || test(s.keep, r.key)) && !(s.drop !== null && test(s.drop, r.key)) && (s.upTo === undefined || r.seq <= s.upTo);
+}
+
+/**
+ * A row's place in canary order: its bucket (0-9999) from a hash of its key, and its rank (the bucket,
+ * the hash, then the key's bytes in hex: no ties, and the same order for JavaScript and SQL strings).
+ */
+export function canaryPlace(keyJson: string): { bucket: number; rank: string } {
   const h = createHash('sha256').update(keyJson).digest().readUInt32BE(0);
-  return String(h % 10000).padStart(4, '0') + h.toString(16).padStart(8, '0') + keyJson;
+  const bucket = h % 10000;
+  return { bucket, rank: String(bucket).padStart(4, '0') + h.toString(16).padStart(8, '0') + Buffer.from(keyJson).toString('hex') };
+}
+
+export const canaryRank = (keyJson: string): string => canaryPlace(keyJson).rank;
+
+/** Deterministic canary slice: a row is in the first P percent by a hash of its key. */
+export function inCanary(keyJson: string, percent: number): boolean {
+  return percent >= 100 || canaryPlace(keyJson).bucket / 100 < percent;
 }
 
 const cuts = new Map<string, string | null>();
@@ -90,25 +108,40 @@ export function planContext(plan: PlanRow): PlanContext {
   return { plan, schema, scan: { table: manifest.target.table, key: manifest.target.key, correctionId: manifest.id } };
 }
 
-/** Refuses a plan whose rows were edited, or whose target is not the one it was made against. */
-export async function checkPlanApplicable(ledger: Ledger, target: Target, pc: PlanContext): Promise<void> {
+const tampered = (plan: PlanRow, what: string) =>
+  new RedressError('PLAN_TAMPERED', `Plan ${plan.id} does not hash to its content hash any more: ${what}. Do not apply it; make a new plan with a dry-run.`);
+
+/**
+ * Refuses a plan whose rows were edited, or whose target is not the one it was made against. Checks the
+ * part of the plan the run writes from: the sealed native file (its bytes) when the target applies
+ * natively, else the plan rows in the ledger. Returns the native file to hand to the target, if any.
+ */
+export async function checkPlanApplicable(ledger: Ledger, target: Target, pc: PlanContext): Promise<NativePlanRef | null> {
   const { plan, schema, scan } = pc;
-  const { hash } = planContentHash(ledger, plan.dryRunId, { codeHash: plan.codeHash, manifest: plan.manifest, fingerprint: schema.fingerprint, target: plan.target });
-  if (hash !== plan.contentHash) {
-    throw new RedressError('PLAN_TAMPERED', `Plan ${plan.id} does not hash to its content hash any more: its rows were changed after it was made. Do not apply it; make a new plan with a dry-run.`);
+  if (plan.rowsHash === null) {
+    throw new RedressError('PLAN_STALE', `Plan ${plan.id} was made by an earlier version of Redress, which did not record what apply checks. Make a new plan with a dry-run.`);
+  }
+  const native = checkedNativePlan(ledger, target, plan);
+  if (!native && planRowsHash(ledger, plan.dryRunId).hash !== plan.rowsHash) throw tampered(plan, 'its rows were changed after it was made');
+  const header = { codeHash: plan.codeHash, manifest: plan.manifest, fingerprint: schema.fingerprint, target: plan.target };
+  if (planContentHash(header, plan.rowsHash, plan.nativeFileHash) !== plan.contentHash || planIdOf(plan.contentHash) !== plan.id) {
+    throw tampered(plan, 'its record in the ledger was changed');
   }
   if (plan.target !== target.description) {
     throw new RedressError('PLAN_STALE', `Plan ${plan.id} was made against ${plan.target}, but this daemon's target is ${target.description}. Make a new plan against this target.`);
   }
   const now = await target.tableSchema(scan.table);
   if (now.fingerprint !== schema.fingerprint) throw schemaDrift(schema, now);
+  return native;
 }
 
-/** Deterministic canary slice: a row is in the first P percent by a hash of its key. */
-export function inCanary(keyJson: string, percent: number): boolean {
-  if (percent >= 100) return true;
-  const h = createHash('sha256').update(keyJson).digest().readUInt32BE(0);
-  return (h % 10000) / 100 < percent;
+/** The plan's sealed native file, checked against its hash, when the target applies natively. */
+function checkedNativePlan(ledger: Ledger, target: Target, plan: PlanRow): NativePlanRef | null {
+  if (plan.nativeFileHash === null || !target.nativeBatch) return null;
+  const path = nativePlanPath(ledger.path, plan.nativeFileHash);
+  const problem = checkSealed(path, plan.nativeFileHash);
+  if (problem) throw tampered(plan, problem);
+  return { path, id: plan.id };
 }
 
 /** A page of plan rows, and the last seq looked at (null when there is nothing after `afterSeq`). */
@@ -117,12 +150,25 @@ export interface Page {
   scannedTo: number | null;
 }
 
-/** Plan rows after a seq, filtered, paged so that a page whose rows are all filtered out still advances. */
-function filteredPages(ledger: Ledger, dryRunId: string, keep: (r: PlanRowRecord) => boolean, upTo = Infinity): (afterSeq: number, limit: number) => Page {
+/**
+ * The changed plan rows in a slice, `limit` at a time: the same batches as the native path (the next
+ * `limit` rows of the slice after a seq), so either can tell where a cut-off batch ended.
+ */
+function slicePages(ledger: Ledger, dryRunId: string, slice: Slice, skip?: Set<number>): (afterSeq: number, limit: number) => Page {
+  const keep = inSlice(slice);
   return (after, limit) => {
-    const raw = ledger.planRows(dryRunId, after, limit, 'changed').filter((r) => r.seq <= upTo);
-    if (raw.length === 0) return { rows: [], scannedTo: null };
-    return { rows: raw.filter(keep), scannedTo: raw[raw.length - 1]!.seq };
+    const rows: PlanRowRecord[] = [];
+    let scannedTo: number | null = null;
+    for (;;) {
+      const raw = ledger.planRows(dryRunId, after, limit, 'changed');
+      if (raw.length === 0) return { rows, scannedTo };
+      for (const r of raw) {
+        if (slice.upTo !== undefined && r.seq > slice.upTo) return { rows, scannedTo };
+        scannedTo = r.seq;
+        if (keep(r) && !skip?.has(r.seq) && rows.push(r) === limit) return { rows, scannedTo };
+      }
+      after = raw[raw.length - 1]!.seq;
+    }
   };
 }
 
@@ -133,20 +179,39 @@ function parseValues(json: string): Record<string, StoredValue> {
   return out;
 }
 
-/** Shared loop of apply (before -> after) and rollback (after -> before). */
-async function casLoop(
-  ledger: Ledger,
-  target: Target,
-  run: RunRow,
-  ctl: RunControl,
-  pc: PlanContext,
-  direction: 'apply' | 'rollback',
-  pages: (afterSeq: number, limit: number) => Page,
-  batchSize: number,
-  throttle?: Throttle,
-): Promise<RunOutcome> {
+/** One batch written: its last seq (null: nothing left), its row count, and the rows not written now. */
+type NextBatch = (afterSeq: number, limit: number) => Promise<NativeBatchResult>;
+
+/** Batches through JavaScript: plan rows from the ledger, written with the target's casWrite. */
+function jsonBatches(target: Target, pc: PlanContext, direction: 'apply' | 'rollback', pages: (afterSeq: number, limit: number) => Page): NextBatch {
   const tokens = rowTokenizer(target, pc.schema);
   const hashRow = (row: StoredRow) => tokens([row])[0]!;
+  return async (after, limit) => {
+    const { rows, scannedTo } = pages(after, limit);
+    if (rows.length === 0) return { scannedTo: null, rows: 0, exceptions: [] };
+    const writes: CasWrite[] = rows.map((r) => ({
+      key: (JSON.parse(r.key) as WireValue[]).map(fromWire),
+      expectHash: direction === 'apply' ? r.before_hash! : r.after_hash!,
+      doneHash: direction === 'apply' ? r.after_hash! : r.before_hash!,
+      set: parseValues(direction === 'apply' ? r.after! : r.before!),
+    }));
+    const outcomes = await target.casWrite(pc.scan, pc.schema, writes, hashRow);
+    const exceptions: NativeBatchResult['exceptions'] = [];
+    outcomes.forEach((o, i) => {
+      if (o !== 'written') exceptions.push({ seq: rows[i]!.seq, outcome: o });
+    });
+    return { scannedTo, rows: rows.length, exceptions };
+  };
+}
+
+/** Batches in SQL: the target runs each against the attached native plan file. */
+function nativeBatches(target: Target, ref: NativePlanRef, pc: PlanContext, direction: 'apply' | 'rollback', slice: Slice, skip?: Set<number>): NextBatch {
+  const skipList = skip ? [...skip] : undefined;
+  return (afterSeq, limit) => target.nativeBatch!(ref, pc.scan, pc.schema, { direction, afterSeq, limit, slice, ...(skipList ? { skip: skipList } : {}) });
+}
+
+/** Shared loop of apply (before -> after) and rollback (after -> before). */
+async function casLoop(ledger: Ledger, run: RunRow, ctl: RunControl, direction: 'apply' | 'rollback', next: NextBatch, batchSize: number, throttle?: Throttle): Promise<RunOutcome> {
   const counts = run.counts;
   const apply: ApplyCounts = run.apply;
   let lastSeq = (run.cursor as number | null) ?? -1;
@@ -155,43 +220,28 @@ async function casLoop(
     const stop = ctl.stopRequested();
     if (stop) return stop;
     if (throttle && !(await throttle.beforeBatch(ctl))) continue;
-    const { rows, scannedTo } = pages(lastSeq, throttle?.batchSize ?? batchSize);
-    if (scannedTo === null) break;
-    if (rows.length === 0) {
-      lastSeq = scannedTo;
-      continue;
-    }
     const started = performance.now();
-    const writes: CasWrite[] = rows.map((r) => ({
-      key: (JSON.parse(r.key) as WireValue[]).map(fromWire),
-      expectHash: direction === 'apply' ? r.before_hash! : r.after_hash!,
-      doneHash: direction === 'apply' ? r.after_hash! : r.before_hash!,
-      set: parseValues(direction === 'apply' ? r.after! : r.before!),
-    }));
-    const outcomes: CasOutcome[] = await target.casWrite(pc.scan, pc.schema, writes, hashRow);
+    const batch = await next(lastSeq, throttle?.batchSize ?? batchSize);
+    if (batch.scannedTo === null) break;
     faultPoint('after-target-commit', batches + 1);
-    const exceptions: RowOutcome[] = [];
-    outcomes.forEach((o, i) => {
-      counts.scanned++;
-      if (o === 'written') {
-        apply.applied++;
-        counts.changed++;
-      } else if (o === 'already') {
+    counts.scanned += batch.rows;
+    apply.applied += batch.rows - batch.exceptions.length;
+    counts.changed += batch.rows - batch.exceptions.length;
+    for (const e of batch.exceptions) {
+      if (e.outcome === 'already') {
         apply.alreadyApplied++;
         counts.changed++;
-        exceptions.push({ seq: rows[i]!.seq, outcome: o });
       } else {
         apply.drifted++;
         counts.quarantined++;
-        exceptions.push({ seq: rows[i]!.seq, outcome: o });
       }
-    });
-    lastSeq = scannedTo;
+    }
+    lastSeq = batch.scannedTo;
     batches++;
-    ledger.checkpoint(run.id, { batchesDone: batches, cursor: lastSeq, counts, apply, outcomes: exceptions });
+    ledger.checkpoint(run.id, { batchesDone: batches, cursor: lastSeq, counts, apply, outcomes: batch.exceptions });
     faultPoint('after-checkpoint', batches);
     await ctl.progress();
-    if (throttle) await throttle.afterBatch(ctl, rows.length, performance.now() - started);
+    if (throttle) await throttle.afterBatch(ctl, batch.rows, performance.now() - started);
   }
   const verb = direction === 'apply' ? 'applied' : 'restored';
   return {
@@ -200,13 +250,33 @@ async function casLoop(
   };
 }
 
+/** Runs a write loop over a native plan or the ledger's rows, and lets go of the native file after. */
+async function writeLoop(
+  ledger: Ledger,
+  target: Target,
+  run: RunRow,
+  ctl: RunControl,
+  pc: PlanContext,
+  native: NativePlanRef | null,
+  direction: 'apply' | 'rollback',
+  range: { slice: Slice; skip?: Set<number> },
+  o: { batchSize: number; throttle?: ThrottleOptions },
+): Promise<RunOutcome> {
+  const throttle = new Throttle(o.throttle ?? {}, o.batchSize, target.healthCheck?.bind(target));
+  const next = native ? nativeBatches(target, native, pc, direction, range.slice, range.skip) : jsonBatches(target, pc, direction, slicePages(ledger, pc.plan.dryRunId, range.slice, range.skip));
+  try {
+    return await casLoop(ledger, run, ctl, direction, next, o.batchSize, throttle);
+  } finally {
+    if (native) await target.releaseNative?.(native);
+  }
+}
+
 export async function runApply(ledger: Ledger, target: Target, run: RunRow, ctl: RunControl): Promise<RunOutcome> {
   const o = run.options as unknown as ApplyOptions;
   const pc = planContext(ledger.requirePlan(run.planId!));
-  if (run.batchesDone === 0) await checkPlanApplicable(ledger, target, pc);
-  const throttle = new Throttle(o.throttle ?? {}, o.batchSize, target.healthCheck?.bind(target));
-  const inSlice = sliceOf(ledger, pc.plan.dryRunId, o);
-  const out = await casLoop(ledger, target, run, ctl, pc, 'apply', filteredPages(ledger, pc.plan.dryRunId, (r) => inSlice(r.key)), o.batchSize, throttle);
+  // Checked on every start and resume: a plan edited while a run was paused or cut off is refused too.
+  const native = await checkPlanApplicable(ledger, target, pc);
+  const out = await writeLoop(ledger, target, run, ctl, pc, native, 'apply', { slice: sliceOf(ledger, pc.plan.dryRunId, o) }, o);
   if (out.status !== 'completed' || !o.afterCanary || !isCanary(o)) return out;
   // The canary slice is in: re-read every row it wrote; anything but the planned after-state halts here.
   const check = await verifyApplied(ledger, target, ledger.requireRun(run.id), pc);
@@ -250,33 +320,36 @@ export async function runRollback(ledger: Ledger, target: Target, run: RunRow, c
   const pc = planContext(ledger.requirePlan(parent.planId!));
   const now = await target.tableSchema(pc.scan.table);
   if (now.fingerprint !== pc.schema.fingerprint) throw schemaDrift(pc.schema, now);
-  const applied = appliedRows(ledger, parent, { withUncheckpointedBatch: true });
+  // The before-images come from the native file when the target applies natively: check it first.
+  const native = checkedNativePlan(ledger, target, pc.plan);
   // Throttled as its apply was (the engine copies the apply's throttle options), and tunable (`redress tune`).
   const o = run.options as { batchSize: number; throttle?: ThrottleOptions };
-  const throttle = new Throttle(o.throttle ?? {}, o.batchSize, target.healthCheck?.bind(target));
-  return casLoop(ledger, target, run, ctl, pc, 'rollback', applied, o.batchSize, throttle);
+  return writeLoop(ledger, target, run, ctl, pc, native, 'rollback', appliedRange(ledger, parent, { withUncheckpointedBatch: true }), o);
 }
 
 /**
- * Plan rows an apply run wrote (or found already written): its checkpointed range minus exceptions.
- * `withUncheckpointedBatch` adds the batch after the checkpoint when the run was cut off after it
- * (kill -9 between the target commit and the ledger checkpoint): that batch may be on the target.
+ * The plan rows an apply run wrote (or found already written): its slice up to its checkpoint, minus the
+ * rows it found drifted or missing. `withUncheckpointedBatch` adds the batch after the checkpoint when the
+ * run was cut off after it (kill -9 between the target commit and the ledger checkpoint): that batch may
+ * be on the target.
  */
-export function appliedRows(ledger: Ledger, applyRun: RunRow, o: { withUncheckpointedBatch?: boolean } = {}): (afterSeq: number, limit: number) => Page {
-  const pc = planContext(ledger.requirePlan(applyRun.planId!));
-  const skip = ledger.outcomes(applyRun.id);
-  const slice = applyRun.options as unknown as ApplyOptions;
-  const inSlice = sliceOf(ledger, pc.plan.dryRunId, slice);
-  const keep = (r: PlanRowRecord) => {
-    const o = skip.get(r.seq);
-    return o !== 'drifted' && o !== 'missing' && inSlice(r.key);
-  };
+function appliedRange(ledger: Ledger, applyRun: RunRow, o: { withUncheckpointedBatch?: boolean } = {}): { slice: Slice; skip: Set<number> } {
+  const plan = ledger.requirePlan(applyRun.planId!);
+  const opts = applyRun.options as unknown as ApplyOptions;
+  const slice = sliceOf(ledger, plan.dryRunId, opts);
+  const skip = new Set<number>();
+  for (const [seq, outcome] of ledger.outcomes(applyRun.id)) if (outcome === 'drifted' || outcome === 'missing') skip.add(seq);
   let upTo = (applyRun.cursor as number | null) ?? -1;
   if (o.withUncheckpointedBatch && cutOffAfterCheckpoint(ledger, applyRun.id)) {
-    const batchSize = maxBatchSizeOf(slice.batchSize, slice.throttle);
-    upTo = nextBatchEnd(filteredPages(ledger, pc.plan.dryRunId, (r) => inSlice(r.key)), upTo, batchSize);
+    upTo = slicePages(ledger, plan.dryRunId, slice)(upTo, maxBatchSizeOf(opts.batchSize, opts.throttle)).scannedTo ?? upTo;
   }
-  return filteredPages(ledger, pc.plan.dryRunId, keep, upTo);
+  return { slice: { ...slice, upTo }, skip };
+}
+
+/** Plan rows an apply run wrote (see appliedRange), a page at a time. */
+export function appliedRows(ledger: Ledger, applyRun: RunRow, o: { withUncheckpointedBatch?: boolean } = {}): (afterSeq: number, limit: number) => Page {
+  const { slice, skip } = appliedRange(ledger, applyRun, o);
+  return slicePages(ledger, ledger.requirePlan(applyRun.planId!).dryRunId, slice, skip);
 }
 
 /** Whether a run stopped after its last checkpoint other than at a batch boundary: killed, or failed. */
@@ -285,16 +358,6 @@ function cutOffAfterCheckpoint(ledger: Ledger, runId: string): boolean {
     .prepare(`SELECT kind FROM events WHERE run_id = ? AND kind IN ('progress', 'resumed', 'interrupted', 'failed') ORDER BY seq DESC LIMIT 1`)
     .get(runId) as { kind: string } | undefined;
   return last?.kind === 'interrupted' || last?.kind === 'failed';
-}
-
-/** The last seq of the batch the apply loop writes after `cursor` (it pages the same way); `cursor` if none. */
-function nextBatchEnd(pages: (afterSeq: number, limit: number) => Page, cursor: number, batchSize: number): number {
-  for (let after = cursor; ; ) {
-    const { rows, scannedTo } = pages(after, batchSize);
-    if (scannedTo === null) return cursor;
-    if (rows.length > 0) return scannedTo;
-    after = scannedTo;
-  }
 }
 
 /** Re-reads the rows a run wrote and compares them with the state it meant to leave. */

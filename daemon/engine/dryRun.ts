@@ -6,7 +6,9 @@ import type { Ledger, PlanRowRecord, RunRow } from '../ledger/ledger';
 import type { Target } from '../targets/target';
 import { schemaDrift } from '../targets/schemaDrift';
 import { addToSummary, evaluateBatch } from './evaluate';
-import { planContentHash, planIdOf } from './planHash';
+import { canaryPlace } from './apply';
+import { NativePlanWriter, type NativeRow } from './nativePlan';
+import { planContentHash, planIdOf, planRowsHash } from './planHash';
 import { prepare, rowTokenizer } from './prepare';
 import type { RunControl, RunOutcome } from './runControl';
 
@@ -26,12 +28,19 @@ export interface DryRunOptions {
 export async function runDryRun(ledger: Ledger, target: Target, run: RunRow, ctl: RunControl): Promise<RunOutcome> {
   const o = run.options as unknown as DryRunOptions;
   const p = await prepare(run.correctionPath, target, { seed: o.seed, now: o.now, params: o.params }, o.codeHash);
+  let native: NativePlanWriter | null = null;
   try {
     if (p.schema.fingerprint !== o.fingerprint) throw new RedressError('SCHEMA_DRIFT', `The schema of "${p.scan.table}" changed since this dry-run started. Start a new dry-run.`);
     const tokens = rowTokenizer(target, p.schema);
     const counts = run.counts;
     let cursor = run.cursor ? (run.cursor as WireValue[]).map(fromWire) : null;
     let batches = run.batchesDone;
+    // Targets that apply natively get the plan's native part too, written before each checkpoint.
+    if (target.nativeBatch) {
+      native = new NativePlanWriter(ledger.path, run.id, p.scan.key.length, p.schema.columns.length);
+      native.truncateFrom(counts.scanned);
+    }
+    const columnIndex = new Map(p.schema.columns.map((c, i) => [c.name, i]));
     for (;;) {
       const stop = ctl.stopRequested(false);
       if (stop) return stop;
@@ -43,13 +52,23 @@ export async function runDryRun(ledger: Ledger, target: Target, run: RunRow, ctl
       const evs = await evaluateBatch(p, target, tokens, rows, (i) => (base + i) % RECHECK_EVERY === 0);
       addToSummary(counts, evs);
       const planRows: PlanRowRecord[] = [];
+      const nativeRows: NativeRow[] = [];
       evs.forEach((e, i) => {
         if (e.status === 'unchanged') return;
         const changed = e.status === 'changed';
+        const key = JSON.stringify(e.key.map(toWire));
+        if (changed && native) {
+          const before = p.schema.columns.map((c) => rows[i]![c.name] ?? null);
+          const after = [...before];
+          const cols = Object.keys(e.changes).map((c) => columnIndex.get(c)!).sort((a, b) => a - b);
+          for (const c of Object.keys(e.changes)) after[columnIndex.get(c)!] = e.changes[c]!.after;
+          const place = canaryPlace(key);
+          nativeRows.push({ seq: base + i, changed: cols, key: e.key, before, after, canaryBucket: place.bucket, canaryRank: place.rank });
+        }
         planRows.push({
           seq: base + i,
           status: e.status,
-          key: JSON.stringify(e.key.map(toWire)),
+          key,
           before_hash: e.beforeHash ?? null,
           after_hash: e.afterHash ?? null,
           before: changed ? JSON.stringify(Object.fromEntries(Object.entries(e.changes).map(([c, v]) => [c, toWire(v.before)]))) : null,
@@ -61,6 +80,7 @@ export async function runDryRun(ledger: Ledger, target: Target, run: RunRow, ctl
       cursor = p.scan.key.map((k) => last[k] ?? null);
       batches++;
       const nondeterministic = evs.filter((e) => e.nondeterministic).length;
+      native?.write(nativeRows);
       ledger.checkpoint(run.id, {
         batchesDone: batches,
         cursor: cursor.map(toWire),
@@ -77,7 +97,10 @@ export async function runDryRun(ledger: Ledger, target: Target, run: RunRow, ctl
       }
     }
     const header = { codeHash: p.codeHash, manifest: JSON.stringify(p.manifest), fingerprint: p.schema.fingerprint, target: target.description };
-    const { hash, changes } = planContentHash(ledger, run.id, header);
+    const rows = planRowsHash(ledger, run.id);
+    const nativeFileHash = native ? native.seal() : null;
+    const hash = planContentHash(header, rows.hash, nativeFileHash);
+    const changes = rows.changes;
     const planId = planIdOf(hash);
     ledger.tx(() => {
       if (!ledger.plan(planId)) {
@@ -94,13 +117,16 @@ export async function runDryRun(ledger: Ledger, target: Target, run: RunRow, ctl
           tableSchema: JSON.stringify(p.schema),
           changes,
           createdAt: new Date().toISOString(),
+          rowsHash: rows.hash,
+          nativeFileHash,
         });
-        ledger.append(null, 'plan-created', { planId, contentHash: hash, dryRunId: run.id, correctionId: p.manifest.id, changes });
+        ledger.append(null, 'plan-created', { planId, contentHash: hash, dryRunId: run.id, correctionId: p.manifest.id, changes, rowsHash: rows.hash, nativeFileHash });
       }
       ledger.db.prepare('UPDATE runs SET plan_id = ? WHERE id = ?').run(planId, run.id);
     });
     return { status: 'completed', message: `plan ${planId}: ${changes} row(s) to change`, data: { planId, contentHash: hash } };
   } finally {
+    native?.close();
     await p.sandbox.close();
   }
 }

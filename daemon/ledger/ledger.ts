@@ -55,6 +55,10 @@ export interface PlanRow {
   tableSchema: string;
   changes: number;
   createdAt: string;
+  /** Hash of the changed plan rows (planRowsHash); null for plans made before it was recorded. */
+  rowsHash: string | null;
+  /** Hash of the sealed native plan file's bytes; null when the target applies through JavaScript. */
+  nativeFileHash: string | null;
 }
 
 /** An apply or rollback row that did not go as planned (drifted, missing, already so). */
@@ -273,15 +277,17 @@ export class Ledger {
 
 
   /**
-   * The text the plan hash covers, in pages: each page is, for up to 5000 changed rows in seq order,
+   * The text the plan hash covers, in pages: each page is, for up to 400 changed rows in seq order,
    * "\n" and the row's line (seq, key, before and after hashes, before and after values, NUL between).
-   * SQLite joins the lines itself: a JavaScript string per row made this a third of a large apply.
+   * SQLite joins the lines itself: a JavaScript string per row made this a third of a large apply. Pages
+   * stay small enough (about 100 KB) for V8's young generation, so a pass over a large plan does not
+   * leave tens of megabytes of dead pages waiting for a full collection.
    */
   *planHashPages(runId: string): Generator<{ text: string; rows: number }> {
     const st = this.stmt(
       `SELECT max(seq) AS last, count(*) AS n, group_concat(line, '' ORDER BY seq) AS text FROM (
          SELECT seq, char(10) || seq || char(0) || key || char(0) || before_hash || char(0) || after_hash || char(0) || before || char(0) || after AS line
-         FROM plan_rows WHERE run_id = ? AND status = 'changed' AND seq > ? ORDER BY seq LIMIT 5000)`,
+         FROM plan_rows WHERE run_id = ? AND status = 'changed' AND seq > ? ORDER BY seq LIMIT 400)`,
     );
     let after = -1;
     for (;;) {
@@ -305,8 +311,10 @@ export class Ledger {
 
   insertPlan(p: PlanRow): void {
     this.db
-      .prepare('INSERT INTO plans (id, content_hash, dry_run_id, correction_id, correction_path, code_hash, code, manifest, target, table_schema, changes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(p.id, p.contentHash, p.dryRunId, p.correctionId, p.correctionPath, p.codeHash, p.code, p.manifest, p.target, p.tableSchema, p.changes, p.createdAt);
+      .prepare(
+        'INSERT INTO plans (id, content_hash, dry_run_id, correction_id, correction_path, code_hash, code, manifest, target, table_schema, changes, created_at, rows_hash, native_file_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      )
+      .run(p.id, p.contentHash, p.dryRunId, p.correctionId, p.correctionPath, p.codeHash, p.code, p.manifest, p.target, p.tableSchema, p.changes, p.createdAt, p.rowsHash, p.nativeFileHash);
   }
 
   plan(id: string): PlanRow | undefined {
@@ -325,6 +333,8 @@ export class Ledger {
       tableSchema: r.table_schema as string,
       changes: r.changes as number,
       createdAt: r.created_at as string,
+      rowsHash: (r.rows_hash as string | null) ?? null,
+      nativeFileHash: (r.native_file_hash as string | null) ?? null,
     };
   }
 

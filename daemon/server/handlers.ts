@@ -4,12 +4,13 @@ import { RedressError } from '../../shared/errors';
 import { PROTOCOL_VERSION, type Method, type ParsedParams, type Result, type RowDiff } from '../../shared/protocol';
 import type { WireValue } from '../../shared/values';
 import { Engine } from '../engine/engine';
-import { runSummary, type Ledger } from '../ledger/ledger';
+import { runSummary, type Ledger, type PlanRow } from '../ledger/ledger';
 import { compileCorrection } from '../sandbox/compile';
 import { VERSION } from '../version';
 import { Sandbox } from '../sandbox/sandbox';
-import { readFileSync } from 'node:fs';
-import { planContentHash } from '../engine/planHash';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileHash, nativePlanPath } from '../engine/nativePlan';
+import { planContentHash, planIdOf, planRowsHash } from '../engine/planHash';
 import { snapshotRequest } from '../targets/snapshot';
 
 export type Handlers = { [M in Exclude<Method, 'subscribe' | 'unsubscribe'>]: (p: ParsedParams<M>) => Promise<Result<M>> | Result<M> };
@@ -87,9 +88,7 @@ export function makeHandlers(d: { engine: Engine; ledger: Ledger; workspace: str
       let plans = 0;
       for (const plan of ledger.plans()) {
         plans++;
-        const schema = JSON.parse(plan.tableSchema) as { fingerprint: string };
-        const { hash } = planContentHash(ledger, plan.dryRunId, { codeHash: plan.codeHash, manifest: plan.manifest, fingerprint: schema.fingerprint, target: plan.target });
-        if (hash !== plan.contentHash) problems.push(`plan ${plan.id}: its rows were edited (content hash mismatch)`);
+        problems.push(...planProblems(ledger, plan));
       }
       return { ok: problems.length === 0, events: chain.events, plans, problems };
     },
@@ -98,6 +97,24 @@ export function makeHandlers(d: { engine: Engine; ledger: Ledger; workspace: str
       return { stopping: true as const };
     },
   };
+}
+
+/** What `ledger verify` finds wrong with a plan: its rows, its native file, or its record edited. */
+function planProblems(ledger: Ledger, plan: PlanRow): string[] {
+  if (plan.rowsHash === null) return [`plan ${plan.id}: made by an earlier version of Redress, without the hashes this one checks; make a new plan with a dry-run`];
+  const problems: string[] = [];
+  if (planRowsHash(ledger, plan.dryRunId).hash !== plan.rowsHash) problems.push(`plan ${plan.id}: its rows were edited (content hash mismatch)`);
+  if (plan.nativeFileHash !== null) {
+    const path = nativePlanPath(ledger.path, plan.nativeFileHash);
+    if (!existsSync(path)) problems.push(`plan ${plan.id}: its native plan file ${path} is missing`);
+    else if (fileHash(path) !== plan.nativeFileHash) problems.push(`plan ${plan.id}: its native plan file ${path} was edited (content hash mismatch)`);
+  }
+  const schema = JSON.parse(plan.tableSchema) as { fingerprint: string };
+  const header = { codeHash: plan.codeHash, manifest: plan.manifest, fingerprint: schema.fingerprint, target: plan.target };
+  if (planContentHash(header, plan.rowsHash, plan.nativeFileHash) !== plan.contentHash || planIdOf(plan.contentHash) !== plan.id) {
+    problems.push(`plan ${plan.id}: its record in the plans table was edited (content hash mismatch)`);
+  }
+  return problems;
 }
 
 function ledgerDiffs(ledger: Ledger, dryRunId: string, keyCols: string[] | null, p: ParsedParams<'diffs'>): Result<'diffs'> {

@@ -4,7 +4,8 @@ import { sqliteOptions } from '../sqliteBinding';
 import { RedressError } from '../../shared/errors';
 import { canonical, canonicalJson, sha256, type StoredValue } from '../../shared/values';
 import { schemaDrift } from './schemaDrift';
-import { ValueFitError, type CasOutcome, type CasWrite, type Column, type KeyTuple, type Scan, type StoredRow, type TableSchema, type Target } from './target';
+import { bindable, sliceSql } from '../engine/nativePlan';
+import { ValueFitError, type CasOutcome, type CasWrite, type Column, type KeyTuple, type NativeBatch, type NativeBatchResult, type NativePlanRef, type Scan, type StoredRow, type TableSchema, type Target } from './target';
 
 const q = (name: string) => '"' + name.replace(/"/g, '""') + '"';
 
@@ -370,6 +371,106 @@ export class SqliteTarget implements Target {
     upd.run();
   }
 
+  private readonly attached = new Map<string, { alias: string; masks: number[][]; skip?: number[] }>();
+  private attachments = 0;
+
+  /**
+   * One batch of a native plan (engine/nativePlan.ts), attached to this connection: per set of changed
+   * columns, one UPDATE ... FROM the plan's rows whose WHERE compares every column of the row with the
+   * state the plan expects, natively (same value and storage class, -0.0 apart from 0.0, text byte for
+   * byte). Only when fewer rows matched than the batch holds are its rows looked at one by one.
+   */
+  async nativeBatch(plan: NativePlanRef, scan: Scan, schema: TableSchema, b: NativeBatch): Promise<NativeBatchResult> {
+    const a = this.attach(plan);
+    if (b.skip && a.skip !== b.skip) {
+      this.db.exec(`CREATE TEMP TABLE IF NOT EXISTS ${a.alias}_skip (seq INTEGER PRIMARY KEY); DELETE FROM temp.${a.alias}_skip`);
+      const ins = this.db.prepare(`INSERT INTO temp.${a.alias}_skip VALUES (?)`);
+      this.db.transaction(() => b.skip!.forEach((seq) => ins.run(seq)))();
+      a.skip = b.skip;
+    }
+    const slice = sliceSql(b.slice);
+    const cond = `${slice.sql}${b.skip?.length ? ` AND p.seq NOT IN (SELECT seq FROM temp.${a.alias}_skip)` : ''}`;
+    const bounds = this.stmt(`SELECT max(seq) AS last, count(*) AS n FROM (SELECT p.seq FROM ${a.alias}.cas AS p WHERE p.seq > ? AND ${cond} ORDER BY p.seq LIMIT ?)`).get(
+      b.afterSeq,
+      ...slice.params,
+      b.limit,
+    ) as { last: bigint | null; n: bigint };
+    if (bounds.last === null) return { scannedTo: null, rows: 0, exceptions: [] };
+    const last = Number(bounds.last);
+    const n = Number(bounds.n);
+    const args = [b.afterSeq, last, ...slice.params];
+    const range = `p.seq > ? AND p.seq <= ? AND ${cond}`;
+    const t = q(scan.table);
+    const keyMatch = scan.key.map((k, i) => `t.${q(k)} ${schema.columns.find((c) => c.name === k)?.notNull ? '=' : 'IS'} p.k${i}`).join(' AND ');
+    const col = (j: number) => schema.columns[j]!;
+    // The state a row has before and after this batch's write, per column, for one set of changed columns.
+    const state = (mask: number[], which: 'before' | 'after') => (j: number) => (which === 'after' && mask.includes(j) ? `p.a${j}` : `p.b${j}`);
+    const from = b.direction === 'apply' ? 'before' : 'after';
+    const to = b.direction === 'apply' ? 'after' : 'before';
+    const rowIs = (mask: number[], which: 'before' | 'after') => schema.columns.map((_, j) => sameValue(`t.${q(col(j).name)}`, state(mask, which)(j), col(j))).join(' AND ');
+    const updates = a.masks.map((mask, id) =>
+      this.stmt(
+        `UPDATE main.${t} AS t SET ${mask.map((j) => `${q(col(j).name)} = ${state(mask, to)(j)}`).join(', ')} FROM ${a.alias}.cas AS p WHERE ${range} AND p.mask = ${id} AND ${keyMatch} AND ${rowIs(mask, from)}`,
+      ),
+    );
+    const exceptions: NativeBatchResult['exceptions'] = [];
+    const mismatch = new Error('not every row matched');
+    const write = () => {
+      let changed = 0;
+      for (const u of updates) changed += u.run(...args).changes;
+      return changed;
+    };
+    this.db
+      .transaction(() => {
+        const now = this.tableSchemaSync(scan.table);
+        if (now.fingerprint !== schema.fingerprint) throw schemaDrift(schema, now);
+        try {
+          this.db.transaction(() => {
+            if (write() !== n) throw mismatch;
+          })();
+          return;
+        } catch (e) {
+          if (e !== mismatch) throw e;
+        }
+        // Some rows moved on: say which; the UPDATEs then write exactly the rows still as planned.
+        a.masks.forEach((mask, id) => {
+          const exists = (extra: string) => `EXISTS (SELECT 1 FROM main.${t} AS t WHERE ${keyMatch}${extra})`;
+          const classify = this.stmt(
+            `SELECT p.seq AS seq, ${exists('')} AS present, ${exists(` AND ${rowIs(mask, from)}`)} AS expected, ${exists(` AND ${rowIs(mask, to)}`)} AS done FROM ${a.alias}.cas AS p WHERE ${range} AND p.mask = ${id}`,
+          );
+          for (const r of classify.all(...args) as { seq: bigint; present: bigint; expected: bigint; done: bigint }[]) {
+            if (r.expected === 1n) continue;
+            exceptions.push({ seq: Number(r.seq), outcome: r.present === 0n ? 'missing' : r.done === 1n ? 'already' : 'drifted' });
+          }
+        });
+        write();
+      })
+      .immediate();
+    return { scannedTo: last, rows: n, exceptions: exceptions.sort((x, y) => x.seq - y.seq) };
+  }
+
+  private attach(plan: NativePlanRef): { alias: string; masks: number[][]; skip?: number[] } {
+    let a = this.attached.get(plan.id);
+    if (!a) {
+      const alias = `redress_plan_${++this.attachments}`;
+      this.db.prepare(`ATTACH ? AS ${alias}`).run(plan.path);
+      const masks: number[][] = [];
+      for (const r of this.db.prepare(`SELECT id, columns FROM ${alias}.masks ORDER BY id`).all() as { id: bigint; columns: string }[]) masks[Number(r.id)] = JSON.parse(r.columns) as number[];
+      a = { alias, masks };
+      this.attached.set(plan.id, a);
+    }
+    return a;
+  }
+
+  async releaseNative(plan: NativePlanRef): Promise<void> {
+    const a = this.attached.get(plan.id);
+    if (!a) return;
+    this.attached.delete(plan.id);
+    for (const sql of [...this.stmtCache.keys()]) if (sql.includes(a.alias)) this.stmtCache.delete(sql);
+    this.db.exec(`DROP TABLE IF EXISTS temp.${a.alias}_skip`);
+    this.db.exec(`DETACH ${a.alias}`);
+  }
+
   /** For tests and the demo: run SQL on the target directly. */
   raw(): Database.Database {
     return this.db;
@@ -381,15 +482,18 @@ export class SqliteTarget implements Target {
   }
 }
 
-function sameSet(a: string[], b: string[]): boolean {
-  return a.length === b.length && a.every((x) => b.includes(x));
+/**
+ * Whether a stored value equals the one a plan holds: the same value byte for byte (BINARY, whatever the
+ * column's collation), the same storage class (5 is not 5.0, '5' is not 5), and a real zero of the same
+ * sign. Never NULL, so NOT and EXISTS read it plainly.
+ */
+function sameValue(x: string, y: string, c: Column): string {
+  const zero = affinity(c.type) === 'TEXT' ? '' : ` AND (typeof(${x}) <> 'real' OR ${x} <> 0 OR atan2(${x}, -1) = atan2(${y}, -1))`;
+  return `(${x} IS ${y} COLLATE BINARY AND typeof(${x}) = typeof(${y})${zero})`;
 }
 
-function bindable(v: StoredValue): unknown {
-  if (v instanceof Uint8Array && !Buffer.isBuffer(v)) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-  if (typeof v === 'boolean') return v ? 1n : 0n;
-  if (v !== null && typeof v === 'object' && !(v instanceof Uint8Array)) return v.toString();
-  return v;
+function sameSet(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((x) => b.includes(x));
 }
 
 const INT64_MIN = -(2n ** 63n);

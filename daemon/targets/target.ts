@@ -1,5 +1,6 @@
 // What the engine needs from a datastore. SQLite files now; PostgreSQL implements the same interface.
 import type { StoredValue } from '../../shared/values';
+import type { Slice } from '../engine/nativePlan';
 
 export interface Column {
   name: string;
@@ -82,9 +83,45 @@ export interface Target {
    * another run has it. Targets without one rely on the daemon's own check (one daemon per workspace).
    */
   lockRun?(scan: Scan, holder: string): Promise<RunLock>;
+  /**
+   * Targets that apply a plan in SQL (SQLite): the dry-run writes a native plan file for them
+   * (engine/nativePlan.ts), and apply and rollback run each batch with nativeBatch, the rows never
+   * passing through JavaScript.
+   */
+  nativeBatch?(plan: NativePlanRef, scan: Scan, schema: TableSchema, batch: NativeBatch): Promise<NativeBatchResult>;
+  /** Lets go of a native plan file (detaches it); safe to call for one never used. */
+  releaseNative?(plan: NativePlanRef): Promise<void>;
   /** All writes in one transaction, after checking the fingerprint (throws SCHEMA_DRIFT). */
   casWrite(scan: Scan, schema: TableSchema, writes: CasWrite[], hashRow: (row: StoredRow) => string): Promise<CasOutcome[]>;
   close(): Promise<void>;
+}
+
+/** A sealed native plan file, checked against its hash before it is handed to the target. */
+export interface NativePlanRef {
+  path: string;
+  /** Names the attachment: one per plan. */
+  id: string;
+}
+
+/**
+ * One batch of a native apply or rollback: the next `limit` plan rows after `afterSeq` in the slice,
+ * written with compare-and-set in one transaction (after checking the fingerprint). Rows whose seq is
+ * in `skip` are left out (rollback: rows its apply did not write).
+ */
+export interface NativeBatch {
+  direction: 'apply' | 'rollback';
+  afterSeq: number;
+  limit: number;
+  slice: Slice;
+  skip?: number[];
+}
+
+export interface NativeBatchResult {
+  /** The last seq of the batch; null when no row is left. */
+  scannedTo: number | null;
+  rows: number;
+  /** Rows not written now: 'already' in the state the write leaves, 'drifted', or 'missing'. */
+  exceptions: { seq: number; outcome: Exclude<CasOutcome, 'written'> }[];
 }
 
 /** A held run lock (Target.lockRun). */

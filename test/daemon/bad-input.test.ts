@@ -1,6 +1,7 @@
 // Bad input gets a clear error that says what to do, and nothing is lost: target and ledger stay
 // consistent. Each case goes through a real daemon over a real WebSocket.
 import assert from 'node:assert/strict';
+import { chmodSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { RedressError } from '../../shared/errors';
 import { dryRun, makeWorkspace, runToEnd, startTestDaemon, tableRows, type RunningDaemon, type Workspace } from '../helpers/harness';
@@ -182,21 +183,49 @@ export default defineCorrection<{ id: number; email: string | null }>({
 });
 
 describe('the ledger', () => {
-  test('a plan whose rows were edited in the ledger is refused at apply: PLAN_TAMPERED; ledger verify reports it', async () => {
-    const f = correction('lower', `export default defineCorrection<{ id: number; email: string | null }>({ id: 'lower', description: 'x', target: { table: 'accounts', key: 'id' }, expects: { email: 'text' }, transform: (r) => ({ email: r.email?.toLowerCase() ?? null }) });`);
-    const r = await dryRun(d.client, f);
+  const lower = () =>
+    correction('lower', `export default defineCorrection<{ id: number; email: string | null }>({ id: 'lower', description: 'x', target: { table: 'accounts', key: 'id' }, expects: { email: 'text' }, transform: (r) => ({ email: r.email?.toLowerCase() ?? null }) });`);
+
+  test('a plan whose native file (what apply writes from) was edited is refused at apply: PLAN_TAMPERED; ledger verify reports it', async () => {
+    const r = await dryRun(d.client, lower());
     const Database = (await import('better-sqlite3')).default;
-    const l = new Database(`${ws.dir}/.redress/ledger.sqlite`);
-    l.prepare(`UPDATE plan_rows SET after = ? WHERE run_id = ? AND seq = (SELECT min(seq) FROM plan_rows WHERE run_id = ? AND status = 'changed')`).run('{"email":"attacker@example.com"}', r.id, r.id);
+    const l = new Database(`${ws.dir}/.redress/ledger.sqlite`, { readonly: true });
+    const file = `${ws.dir}/.redress/plans/${(l.prepare('SELECT native_file_hash AS h FROM plans WHERE id = ?').get(r.planId) as { h: string }).h}.sqlite`;
     l.close();
+    chmodSync(file, 0o644);
+    const p = new Database(file);
+    const [email] = JSON.parse((p.prepare('SELECT columns FROM masks').get() as { columns: string }).columns) as number[];
+    p.prepare(`UPDATE cas SET a${email} = 'attacker@example.com' WHERE seq = (SELECT min(seq) FROM cas)`).run();
+    p.close();
     const applied = await runToEnd(d.client, d.client.request('apply', { planId: r.planId! }));
     assert.equal(applied.status, 'halted');
-    assert.match(applied.message!, /does not hash to its content hash any more: its rows were changed after it was made/);
+    assert.match(applied.message!, /does not hash to its content hash any more: its plan file .* was changed after the plan was made/);
     assert.equal(applied.apply.applied, 0);
     unchanged();
     const v = await d.client.request('ledgerVerify', {});
     assert.equal(v.ok, false);
-    assert.ok(v.problems.some((p) => p.includes(r.planId!) && p.includes('edited')), v.problems.join('\n'));
+    assert.ok(v.problems.some((p) => p.includes(r.planId!) && p.includes('native plan file') && p.includes('edited')), v.problems.join('\n'));
+  });
+
+  test('a plan whose rows in the ledger were edited: apply still writes only what was planned; ledger verify reports the edit', async () => {
+    const upper = correction('upper', `export default defineCorrection<{ id: number; email: string | null }>({ id: 'upper', description: 'x', target: { table: 'accounts', key: 'id' }, expects: { email: 'text' }, transform: (r) => ({ email: r.email?.toUpperCase() ?? null }) });`);
+    const r = await dryRun(d.client, upper);
+    const Database = (await import('better-sqlite3')).default;
+    const l = new Database(`${ws.dir}/.redress/ledger.sqlite`);
+    l.prepare(`UPDATE plan_rows SET after = ? WHERE run_id = ? AND seq = (SELECT min(seq) FROM plan_rows WHERE run_id = ? AND status = 'changed')`).run('{"email":"attacker@example.com"}', r.id, r.id);
+    l.close();
+    const v = await d.client.request('ledgerVerify', {});
+    assert.equal(v.ok, false);
+    assert.ok(v.problems.some((p) => p.includes(r.planId!) && p.includes('rows were edited')), v.problems.join('\n'));
+    const applied = await runToEnd(d.client, d.client.request('apply', { planId: r.planId! }));
+    assert.equal(applied.status, 'completed', applied.message ?? '');
+    const t = new Database(ws.dbPath, { readonly: true });
+    const emails = (t.prepare('SELECT email FROM accounts').all() as { email: string | null }[]).map((x) => x.email);
+    t.close();
+    assert.ok(!emails.includes('attacker@example.com'), 'the edited value was not written');
+    assert.deepEqual(emails, emails.map((e) => e?.toUpperCase() ?? null), 'every planned change was written');
+    await runToEnd(d.client, d.client.request('rollback', { runId: applied.id }));
+    unchanged();
   });
 
   test('events are append-only (triggers refuse), and an edit made around the triggers is detected by ledger verify', async () => {

@@ -95,7 +95,7 @@ describe('ledger verify', () => {
   });
 
   test('a plan inserted without its plan-created event is reported', async () => {
-    edit(`INSERT INTO plans SELECT 'plan_forged', content_hash, dry_run_id, correction_id, correction_path, code_hash, code, manifest, target, table_schema, changes, created_at FROM plans WHERE id = ?`, runs.planId);
+    edit(`INSERT INTO plans SELECT 'plan_forged', content_hash, dry_run_id, correction_id, correction_path, code_hash, code, manifest, target, table_schema, changes, created_at, rows_hash, native_file_hash FROM plans WHERE id = ?`, runs.planId);
     assert.match((await problems()).join('\n'), /plan plan_forged: no plan-created event records it/);
   });
 
