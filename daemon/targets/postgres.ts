@@ -9,12 +9,14 @@
 // Runs: an apply or rollback holds a session-level advisory lock on (correction, table) on a connection of
 // its own for the whole run (lockRun), so two runs of one correction on one table never overlap, even from
 // two daemons; a second run is refused before it writes, naming the holder.
-// Writes: one transaction per batch: lock and statement timeouts, ROW EXCLUSIVE on the table, fingerprint
-// check, then one UPDATE for the batch fed by unnest() of one text array per column, whose WHERE holds the
-// compare-and-set check (the row's token, computed by the server, must still be the expected one). Rows
-// it did not write are then read FOR UPDATE to tell "already in the after-state" from "drifted" or
-// "missing". A batch cut off by a lost connection is retried with backoff; compare-and-set makes the retry
-// safe (rows already written count as "already").
+// Writes: one transaction per batch: lock and statement timeouts, ROW EXCLUSIVE on the table and the
+// fingerprint check (one round trip, while this process encodes the batch), then one UPDATE for the batch
+// fed by unnest() of one text array per column, whose WHERE holds the compare-and-set check (the row's
+// token, computed by the server, must still be the expected one). That UPDATE only counts; when it wrote
+// fewer rows than the batch, the transaction is rolled back and the batch done again with an UPDATE that
+// returns the rows it wrote, the others then read FOR UPDATE to tell "already in the after-state" from
+// "drifted" or "missing". A batch cut off by a lost connection is retried with backoff; compare-and-set
+// makes the retry safe (rows already written count as "already").
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import pg from 'pg';
@@ -26,6 +28,8 @@ import { ValueFitError, type CasOutcome, type CasWrite, type Column, type KeyTup
 
 export const q = (name: string) => '"' + name.replace(/"/g, '""') + '"';
 const lit = (s: string) => "'" + s.replace(/'/g, "''") + "'";
+/** A string literal that reads the same whatever standard_conforming_strings says. */
+const litE = (s: string) => "E'" + s.replace(/\\/g, '\\\\').replace(/'/g, "''") + "'";
 
 export interface PostgresOptions {
   /** Longest any one statement may run (ms). */
@@ -78,6 +82,15 @@ export class PostgresTarget implements Target {
   private readonly url: string;
   /** Run locks this target holds, by lock key (see lockRun). */
   private readonly runLocks = new Map<string, PgRunLock>();
+  /** Pool connections on which the catalog query is a prepared statement (casWrite EXECUTEs it with BEGIN). */
+  private readonly catalogPrepared = new WeakSet<pg.ClientBase>();
+  /**
+   * Tables whose last batch had a row that was not in its planned before-state: their next batch goes
+   * straight to the classifying UPDATE (see casTransaction) instead of trying the count-only one first.
+   */
+  private readonly classifyNext = new Set<string>();
+  /** server_version_num (plan_cache_mode exists from PostgreSQL 12). */
+  private serverVersion = 0;
   /** Called with each retry (tests and the daemon log). */
   onRetry: (what: string, attempt: number, e: Error) => void = () => {};
   /** Test seam: runs inside a batch's transaction just before COMMIT, with the session's backend pid. */
@@ -111,7 +124,8 @@ export class PostgresTarget implements Target {
     }
     try {
       const r = await t.pool.query<{ v: string }>('SELECT current_setting($1) AS v', ['server_version_num']);
-      if (Number(r.rows[0]!.v) < 110000) throw new RedressError('TARGET', `${t.description} runs PostgreSQL ${r.rows[0]!.v}; Redress needs PostgreSQL 11 or later.`);
+      t.serverVersion = Number(r.rows[0]!.v);
+      if (t.serverVersion < 110000) throw new RedressError('TARGET', `${t.description} runs PostgreSQL ${r.rows[0]!.v}; Redress needs PostgreSQL 11 or later.`);
       await t.loadArrayTypes();
     } catch (e) {
       await t.pool.end().catch(() => {});
@@ -161,7 +175,7 @@ export class PostgresTarget implements Target {
 
   async tableSchema(table: string): Promise<TableSchema> {
     return this.withRetry('reading the schema', async () => {
-      const r = await this.pool.query<{ info: string | null }>({ name: 'redress-catalog', text: CATALOG_SQL, values: [q(table)] });
+      const r = await this.pool.query<{ info: string | null }>({ name: CATALOG_STATEMENT, text: CATALOG_SQL, values: [q(table)] });
       return this.schemaFrom(table, r.rows[0]!.info);
     });
   }
@@ -528,44 +542,95 @@ export class PostgresTarget implements Target {
     });
   }
 
-  private async casTransaction(client: pg.PoolClient, scan: Scan, schema: TableSchema, meta: PgTable, writes: CasWrite[], hashRow: (row: StoredRow) => string): Promise<CasOutcome[]> {
-    // One round trip for the transaction, its timeouts and the table lock (the run's own advisory lock is
-    // held for the whole run, see lockRun); then the catalog (a prepared statement: planned once per
-    // connection). Holding ROW EXCLUSIVE, no ALTER TABLE can commit until this batch has.
-    await client.query(
-      `BEGIN; SET LOCAL lock_timeout = ${Math.trunc(this.opts.lockTimeoutMs)}; SET LOCAL statement_timeout = ${Math.trunc(this.opts.statementTimeoutMs)};` +
-        ` LOCK TABLE ${meta.qualified} IN ROW EXCLUSIVE MODE`,
-    );
-    const info = (await client.query<{ info: string | null }>({ name: 'redress-catalog', text: CATALOG_SQL, values: [meta.qualified] })).rows[0]!.info;
-    const now = this.schemaFrom(scan.table, info);
+  /**
+   * BEGIN, the transaction's timeouts, ROW EXCLUSIVE on the table and the catalog read under it, in one
+   * round trip once this connection has the catalog statement prepared; returns the catalog text.
+   * Holding ROW EXCLUSIVE, no ALTER TABLE can commit until this batch has.
+   */
+  private async begin(client: pg.PoolClient, meta: PgTable): Promise<string | null> {
+    const settings = [`lock_timeout = ${Math.trunc(this.opts.lockTimeoutMs)}`, `statement_timeout = ${Math.trunc(this.opts.statementTimeoutMs)}`];
+    // The batch statements are prepared; skip the 5 custom plans PostgreSQL would make first on each
+    // connection (with the true batch size, a custom plan can merge-join over the whole key index).
+    if (this.serverVersion >= 120000) settings.push('plan_cache_mode = force_generic_plan');
+    const pre = `BEGIN; ${settings.map((x) => `SET LOCAL ${x};`).join(' ')} LOCK TABLE ${meta.qualified} IN ROW EXCLUSIVE MODE`;
+    if (this.catalogPrepared.has(client)) {
+      const rs = (await client.query(`${pre}; EXECUTE ${q(CATALOG_STATEMENT)}(${litE(meta.qualified)})`)) as unknown as pg.QueryResult<{ info: string | null }>[];
+      return rs[rs.length - 1]!.rows[0]!.info;
+    }
+    await client.query(pre);
+    const r = await client.query<{ info: string | null }>({ name: CATALOG_STATEMENT, text: CATALOG_SQL, values: [meta.qualified] });
+    this.catalogPrepared.add(client);
+    return r.rows[0]!.info;
+  }
+
+  /**
+   * The batch's UPDATE (for the writes at `idx`), fed by unnest() of one text array per column, each cast
+   * to the column's type (bench/postgres-methods.ts: faster than a VALUES list or a JSON parameter). The
+   * assignment then applies the column's modifier exactly as for any UPDATE. A column only some rows set
+   * carries a flag. With `withExpected`, the compare-and-set check is part of the UPDATE's WHERE, on the
+   * target row itself: a row is written only while its token (computed by the server from its current
+   * values) is the expected one, and READ COMMITTED re-checks it on the newest version of a row another
+   * session changes meanwhile. With `returning`, it returns the 1-based position (u.i) of each row it wrote.
+   */
+  private updateStatement(scan: Scan, schema: TableSchema, meta: PgTable, ws: CasWrite[], withExpected: boolean, returning: boolean): pg.QueryConfig {
+    const nk = scan.key.length;
+    const seen = new Set<string>();
+    for (const w of ws) for (const c of Object.keys(w.set)) seen.add(c);
+    const setCols = [...seen].filter((c) => !scan.key.includes(c));
+    const partial = setCols.filter((c) => !ws.every((w) => c in w.set));
+    const u = unnestOf([
+      ...scan.key.map((k, j) => ({ type: meta.types.get(k)!, values: ws.map((w) => w.key[j] ?? null) })),
+      { type: TEXT, values: ws.map((w) => (withExpected ? w.expectHash : '')) },
+      ...setCols.map((c) => ({ type: meta.types.get(c)!, values: ws.map((w) => w.set[c] ?? null) })),
+      ...partial.map((c) => ({ type: BOOL, values: ws.map((w) => c in w.set) })),
+    ]);
+    const assignments = setCols.map((c, j) => {
+      const v = u.cols[nk + 1 + j]!;
+      const p = partial.indexOf(c);
+      return `${q(c)} = ${p < 0 ? v : `CASE WHEN ${u.cols[nk + 1 + setCols.length + p]} THEN ${v} ELSE t.${q(c)} END`}`;
+    });
+    const cond = [...scan.key.map((k, j) => `t.${q(k)} = ${u.cols[j]}`), ...(withExpected ? [`${this.tokenSql(schema, 't.')} = ${u.cols[nk]}`] : [])].join(' AND ');
+    return prepared(`UPDATE ${meta.qualified} AS t SET ${assignments.join(', ')} FROM ${u.from} WHERE ${cond}${returning ? ' RETURNING u.i' : ''}`, u.params, returning);
+  }
+
+  /**
+   * One batch, one transaction. Compare-and-set tokens the server computes ('pg1:', the common case):
+   * first an UPDATE that only counts (no row sent back); when it wrote every row, COMMIT. When it wrote
+   * fewer (a row drifted, is gone, or was already written by an earlier attempt), that transaction is
+   * rolled back and the batch is done again by `classify`: an UPDATE that returns which rows it wrote,
+   * then the others read FOR UPDATE to tell 'already' from 'drifted' and 'missing'. The rollback undoes
+   * the whole count-only attempt, so outcomes only ever come from the transaction that commits.
+   */
+  private async casTransaction(client: pg.PoolClient, scan: Scan, schema: TableSchema, meta: PgTable, writes: CasWrite[], hashRow: (row: StoredRow) => string, classify = false): Promise<CasOutcome[]> {
+    const serverSide = writes.every((w) => w.expectHash.startsWith('pg1:') && w.doneHash.startsWith('pg1:'));
+    const countOnly = serverSide && !classify && !this.classifyNext.has(meta.qualified);
+    // The server begins, locks and reads the catalog while this process encodes the batch's parameters.
+    const began = this.begin(client, meta);
+    began.catch(() => {}); // awaited below; an encoding error must not leave it unhandled
+    let fast: pg.QueryConfig | undefined;
+    try {
+      if (countOnly) fast = this.updateStatement(scan, schema, meta, writes, true, false);
+    } catch (e) {
+      await began.catch(() => {});
+      throw e;
+    }
+    const now = this.schemaFrom(scan.table, await began);
     if (now.fingerprint !== schema.fingerprint) throw schemaDrift(schema, now);
 
+    if (fast) {
+      const r = await client.query(fast);
+      if (r.rowCount === writes.length) {
+        await this.commit(client);
+        return writes.map(() => 'written');
+      }
+      await client.query('ROLLBACK');
+      this.classifyNext.add(meta.qualified);
+      return this.casTransaction(client, scan, schema, meta, writes, hashRow, true);
+    }
+
     const outcomes: CasOutcome[] = new Array(writes.length);
-    const nk = scan.key.length;
-    // One UPDATE for the batch, fed by unnest() of one text array per column, each cast to the column's
-    // type (bench/postgres-methods.ts: faster than a VALUES list or a JSON parameter). The assignment then
-    // applies the column's modifier exactly as for any UPDATE. A column only some rows set carries a flag.
-    // The compare-and-set check is part of the UPDATE: a row is written only while its token (computed
-    // by the server from its current values) is the expected one; READ COMMITTED re-checks it on the
-    // newest version of a row another session changes meanwhile.
-    const serverSide = writes.every((w) => w.expectHash.startsWith('pg1:') && w.doneHash.startsWith('pg1:'));
-    const setCols = [...new Set(writes.flatMap((w) => Object.keys(w.set)))].filter((c) => !scan.key.includes(c));
     const update = async (idx: number[], withExpected: boolean): Promise<Set<number>> => {
-      const ws = idx.map((i) => writes[i]!);
-      const partial = setCols.filter((c) => !ws.every((w) => c in w.set));
-      const u = unnestOf([
-        ...scan.key.map((k, j) => ({ type: meta.types.get(k)!, values: ws.map((w) => w.key[j] ?? null) })),
-        { type: TEXT, values: ws.map((w) => (withExpected ? w.expectHash : '')) },
-        ...setCols.map((c) => ({ type: meta.types.get(c)!, values: ws.map((w) => w.set[c] ?? null) })),
-        ...partial.map((c) => ({ type: BOOL, values: ws.map((w) => c in w.set) })),
-      ]);
-      const assignments = setCols.map((c, j) => {
-        const v = u.cols[nk + 1 + j]!;
-        const p = partial.indexOf(c);
-        return `${q(c)} = ${p < 0 ? v : `CASE WHEN ${u.cols[nk + 1 + setCols.length + p]} THEN ${v} ELSE t.${q(c)} END`}`;
-      });
-      const cond = [...scan.key.map((k, j) => `t.${q(k)} = ${u.cols[j]}`), ...(withExpected ? [`${this.tokenSql(schema, 't.')} = ${u.cols[nk]}`] : [])].join(' AND ');
-      const r = await client.query<unknown[]>(prepared(`UPDATE ${meta.qualified} AS t SET ${assignments.join(', ')} FROM ${u.from} WHERE ${cond} RETURNING u.i`, u.params, true));
+      const r = await client.query<unknown[]>(this.updateStatement(scan, schema, meta, idx.map((i) => writes[i]!), withExpected, true));
       return new Set(r.rows.map((x) => idx[Number(x[0]) - 1]!));
     };
     /** The rows at these indexes, locked, with their tokens. */
@@ -587,6 +652,8 @@ export class PostgresTarget implements Target {
           outcomes[i] = !row ? 'missing' : this.tokens.get(row) === writes[i]!.doneHash ? 'already' : 'drifted';
         }
       }
+      // Every row in its before-state again: the next batch tries the count-only UPDATE first.
+      if (others.length === 0) this.classifyNext.delete(meta.qualified);
     } else {
       // Tokens of another kind (a caller's own hash): lock and read the rows, compare here, then write.
       const now = await current(all);
@@ -601,9 +668,13 @@ export class PostgresTarget implements Target {
         if (written.size !== toWrite.length) throw new RedressError('INTERNAL', `the batch update touched ${written.size} rows, expected ${toWrite.length}; rolled back`);
       }
     }
+    await this.commit(client);
+    return outcomes;
+  }
+
+  private async commit(client: pg.PoolClient): Promise<void> {
     if (this.beforeCommit) await this.beforeCommit((client as unknown as { processID: number }).processID);
     await client.query('COMMIT');
-    return outcomes;
   }
 
   async close(): Promise<void> {
@@ -726,7 +797,7 @@ const TEXT: PgTypeInfo = { oid: 25, name: 'text', sqlType: 'text', category: 'S'
  * values in their text form, and the expression that casts each back to its column's type.
  */
 function unnestOf(columns: { type: PgTypeInfo; values: unknown[] }[]): { from: string; cols: string[]; params: string[] } {
-  const params = columns.map((c) => textArray(c.values.map((v) => textOf(encodeValue(c.type, v)))));
+  const params = columns.map((c) => textArray(c.type, c.values));
   const names = columns.map((_, j) => `c${j}`);
   return {
     from: `unnest(${columns.map((_, j) => `$${j + 1}::text[]`).join(', ')}) WITH ORDINALITY AS u(${names.join(', ')}, i)`,
@@ -735,9 +806,22 @@ function unnestOf(columns: { type: PgTypeInfo; values: unknown[] }[]): { from: s
   };
 }
 
-/** A text[] literal: every element quoted, NULL for null. */
-function textArray(values: (string | null)[]): string {
-  return '{' + values.map((v) => (v === null ? 'NULL' : '"' + v.replace(/[\\"]/g, (m) => '\\' + m) + '"')).join(',') + '}';
+/**
+ * A text[] literal of values in their text form for a column of type `t` (encodeValue): every element
+ * quoted, NULL for null. One pass per column: this runs for every value of every batch.
+ */
+function textArray(t: PgTypeInfo, values: unknown[]): string {
+  const json = t.name === 'json' || t.name === 'jsonb';
+  let s = '{';
+  for (let i = 0; i < values.length; i++) {
+    if (i > 0) s += ',';
+    const v = values[i];
+    // A string is its own text form for every type but json (where it is a JSON string): as encodeValue.
+    const x = typeof v === 'string' && !json ? v : textOf(encodeValue(t, v));
+    if (x === null) s += 'NULL';
+    else s += '"' + (x.includes('"') || x.includes('\\') ? x.replace(/[\\"]/g, '\\$&') : x) + '"';
+  }
+  return s + '}';
 }
 
 /**
@@ -804,6 +888,8 @@ interface CatalogInfo {
 
 /** One query ($1: the table's name as SQL writes it): its qualified name, columns with types (domains resolved), unique keys, enum labels. */
 const CATALOG_SQL = catalogSql('to_regclass($1)');
+/** The name CATALOG_SQL is prepared under on each connection (casWrite EXECUTEs it by name). */
+const CATALOG_STATEMENT = 'redress-catalog';
 
 function catalogSql(regclassExpr: string): string {
   return `WITH rel AS (SELECT ${regclassExpr} AS oid)
