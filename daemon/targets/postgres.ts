@@ -237,6 +237,11 @@ export class PostgresTarget implements Target {
 
   /** The token of a row as SQL over its columns (`alias` is 't.' or ''); see rowToken for the JavaScript side. */
   private tokenSql(schema: TableSchema, alias = ''): string {
+    return `'pg1:' || encode(${this.tokenDigestSql(schema, alias)}, 'hex')`;
+  }
+
+  /** The SHA-256 digest (bytea) a token is 'pg1:' and the hex of: what the batch UPDATE compares. */
+  private tokenDigestSql(schema: TableSchema, alias = ''): string {
     const meta = this.tables.get(schema.table);
     const parts = schema.columns.map((c) => {
       const col = alias + q(c.name);
@@ -244,7 +249,7 @@ export class PostgresTarget implements Target {
       const x = t && (t.name === 'float4' || t.name === 'float8') ? `CASE WHEN ${col} = 'NaN' THEN 'NaN' ELSE encode(${t.name}send(${col}), 'hex') END` : `${col}::text`;
       return `coalesce(octet_length(${x})::text || ':' || ${x}, '~')`;
     });
-    return `'pg1:' || encode(sha256(convert_to(${parts.join(' || ')}, 'UTF8')), 'hex')`;
+    return `sha256(convert_to(${parts.join(' || ')}, 'UTF8'))`;
   }
 
   /** Rows from array-mode results: `lead` leading columns, the table's columns, then the token (remembered). */
@@ -330,7 +335,7 @@ export class PostgresTarget implements Target {
   }
 
   /** FROM/WHERE that joins the table with unnest()ed key columns (u.i: 1-based position in `keys`). */
-  private keyJoin(scan: Scan, meta: PgTable, keys: KeyTuple[], lockClause = ''): { sql: string; params: string[] } {
+  private keyJoin(scan: Scan, meta: PgTable, keys: KeyTuple[], lockClause = ''): { sql: string; params: (string | Buffer)[] } {
     const u = unnestOf(scan.key.map((k, j) => ({ type: meta.types.get(k)!, values: keys.map((key) => key[j] ?? null) })));
     const cond = scan.key.map((k, j) => `t.${q(k)} = ${u.cols[j]}`).join(' AND ');
     return { sql: `FROM ${u.from} JOIN ${meta.qualified} AS t ON ${cond}${lockClause}`, params: u.params };
@@ -578,18 +583,22 @@ export class PostgresTarget implements Target {
     for (const w of ws) for (const c of Object.keys(w.set)) seen.add(c);
     const setCols = [...seen].filter((c) => !scan.key.includes(c));
     const partial = setCols.filter((c) => !ws.every((w) => c in w.set));
-    const u = unnestOf([
-      ...scan.key.map((k, j) => ({ type: meta.types.get(k)!, values: ws.map((w) => w.key[j] ?? null) })),
-      { type: TEXT, values: ws.map((w) => (withExpected ? w.expectHash : '')) },
-      ...setCols.map((c) => ({ type: meta.types.get(c)!, values: ws.map((w) => w.set[c] ?? null) })),
-      ...partial.map((c) => ({ type: BOOL, values: ws.map((w) => c in w.set) })),
-    ]);
+    const u = unnestOf(
+      [
+        ...scan.key.map((k, j) => ({ type: meta.types.get(k)!, values: ws.map((w) => w.key[j] ?? null) })),
+        ...setCols.map((c) => ({ type: meta.types.get(c)!, values: ws.map((w) => w.set[c] ?? null) })),
+        ...partial.map((c) => ({ type: BOOL, values: ws.map((w) => c in w.set) })),
+      ],
+      // The expected tokens as their SHA-256 digests, one binary bytea[] parameter: half the bytes of
+      // their text, and the server compares digests without rendering each row's token as text.
+      withExpected ? digestArray(ws.map((w) => w.expectHash)) : undefined,
+    );
     const assignments = setCols.map((c, j) => {
-      const v = u.cols[nk + 1 + j]!;
+      const v = u.cols[nk + j]!;
       const p = partial.indexOf(c);
-      return `${q(c)} = ${p < 0 ? v : `CASE WHEN ${u.cols[nk + 1 + setCols.length + p]} THEN ${v} ELSE t.${q(c)} END`}`;
+      return `${q(c)} = ${p < 0 ? v : `CASE WHEN ${u.cols[nk + setCols.length + p]} THEN ${v} ELSE t.${q(c)} END`}`;
     });
-    const cond = [...scan.key.map((k, j) => `t.${q(k)} = ${u.cols[j]}`), ...(withExpected ? [`${this.tokenSql(schema, 't.')} = ${u.cols[nk]}`] : [])].join(' AND ');
+    const cond = [...scan.key.map((k, j) => `t.${q(k)} = ${u.cols[j]}`), ...(withExpected ? [`${this.tokenDigestSql(schema, 't.')} = ${u.binary}`] : [])].join(' AND ');
     return prepared(`UPDATE ${meta.qualified} AS t SET ${assignments.join(', ')} FROM ${u.from} WHERE ${cond}${returning ? ' RETURNING u.i' : ''}`, u.params, returning);
   }
 
@@ -602,7 +611,7 @@ export class PostgresTarget implements Target {
    * the whole count-only attempt, so outcomes only ever come from the transaction that commits.
    */
   private async casTransaction(client: pg.PoolClient, scan: Scan, schema: TableSchema, meta: PgTable, writes: CasWrite[], hashRow: (row: StoredRow) => string, classify = false): Promise<CasOutcome[]> {
-    const serverSide = writes.every((w) => w.expectHash.startsWith('pg1:') && w.doneHash.startsWith('pg1:'));
+    const serverSide = writes.every((w) => PG1.test(w.expectHash) && w.doneHash.startsWith('pg1:'));
     const countOnly = serverSide && !classify && !this.classifyNext.has(meta.qualified);
     // The server begins, locks and reads the catalog while this process encodes the batch's parameters.
     const began = this.begin(client, meta);
@@ -796,14 +805,41 @@ const TEXT: PgTypeInfo = { oid: 25, name: 'text', sqlType: 'text', category: 'S'
  * `unnest($1::text[], $2::text[], ...) WITH ORDINALITY AS u(c0, c1, ..., i)`, one text array per column of
  * values in their text form, and the expression that casts each back to its column's type.
  */
-function unnestOf(columns: { type: PgTypeInfo; values: unknown[] }[]): { from: string; cols: string[]; params: string[] } {
-  const params = columns.map((c) => textArray(c.type, c.values));
+function unnestOf(columns: { type: PgTypeInfo; values: unknown[] }[], binary?: Buffer): { from: string; cols: string[]; params: (string | Buffer)[]; binary: string } {
+  const params: (string | Buffer)[] = columns.map((c) => textArray(c.type, c.values));
   const names = columns.map((_, j) => `c${j}`);
+  const arrays = columns.map((_, j) => `$${j + 1}::text[]`);
+  if (binary) {
+    params.push(binary);
+    arrays.push(`$${params.length}::bytea[]`);
+    names.push('b');
+  }
   return {
-    from: `unnest(${columns.map((_, j) => `$${j + 1}::text[]`).join(', ')}) WITH ORDINALITY AS u(${names.join(', ')}, i)`,
+    from: `unnest(${arrays.join(', ')}) WITH ORDINALITY AS u(${names.join(', ')}, i)`,
     cols: columns.map((c, j) => `u.${names[j]}::${baseType(c.type)}`),
     params,
+    binary: 'u.b',
   };
+}
+
+/** Tokens the server computes: 'pg1:' and the hex of a SHA-256 digest. */
+const PG1 = /^pg1:[0-9a-f]{64}$/;
+
+/** The digests of 'pg1:' tokens as a one-dimensional bytea[] in PostgreSQL's binary array format. */
+function digestArray(tokens: string[]): Buffer {
+  const b = Buffer.allocUnsafe(20 + tokens.length * 36);
+  b.writeInt32BE(1, 0); // dimensions
+  b.writeInt32BE(0, 4); // no NULLs
+  b.writeInt32BE(17, 8); // element type: bytea
+  b.writeInt32BE(tokens.length, 12);
+  b.writeInt32BE(1, 16); // lower bound
+  let o = 20;
+  for (const t of tokens) {
+    b.writeInt32BE(32, o);
+    if (b.write(t.slice(4), o + 4, 32, 'hex') !== 32) throw new RedressError('INTERNAL', `not a pg1 token: ${t}`);
+    o += 36;
+  }
+  return b;
 }
 
 /**
