@@ -3,7 +3,9 @@
 //  - batch writes: one UPDATE per batch fed by unnest() of one text array per column, each cast to its
 //    column's type (what the target uses for its compare-and-set UPDATE), by unnest() of typed arrays,
 //    by a JSON parameter (json_populate_record; the target uses it only to normalize values a transform
-//    returns, not to write them), and by a VALUES list.
+//    returns, not to write them), and by a VALUES list;
+//  - the compare-and-set check: each row's token as 'pg1:' hex text with RETURNING of every written row,
+//    against its SHA-256 digest from a binary bytea[] parameter with only the count (what casWrite does).
 // Run: node --import tsx bench/postgres-methods.ts   (BENCH_ROWS, REDRESS_TEST_PG to change)
 import pg from 'pg';
 
@@ -86,6 +88,61 @@ async function main(): Promise<void> {
   }
   const best = Math.min(...results.map((r) => r[1]));
   for (const [name, ms] of results) console.log(`write: ${name.padEnd(40)} ${Math.round(ROWS / (ms / 1000)).toLocaleString('en-US').padStart(9)} rows/s  ${(ms / best).toFixed(2)}x the fastest`);
+
+  // ---- the compare-and-set check (PostgresTarget.casWrite) ----
+  // The token the server computes for each row (as PostgresTarget.tokenSql), compared as 'pg1:' hex text
+  // with every written row returned (the target before), or as a SHA-256 digest from one binary bytea[]
+  // parameter with only the count returned (the target now; classification only when rows are missing).
+  const digest = `sha256(convert_to(${['id', 'name', 'qty', 'price'].map((c) => `coalesce(octet_length(t.${c}::text)::text || ':' || t.${c}::text, '~')`).join(' || ')}, 'UTF8'))`;
+  await c.query('SET plan_cache_mode = force_generic_plan');
+  const tokenBatches = async (): Promise<{ ids: string[]; hex: string[]; names: string[] }[]> => {
+    const r = await c.query<{ id: string; h: string; name: string }>(`SELECT t.id::text AS id, encode(${digest}, 'hex') AS h, lower(t.name) AS name FROM items t ORDER BY t.id`);
+    const out: { ids: string[]; hex: string[]; names: string[] }[] = [];
+    for (let i = 0; i < r.rows.length; i += BATCH) {
+      const b = r.rows.slice(i, i + BATCH);
+      out.push({ ids: b.map((x) => x.id), hex: b.map((x) => 'pg1:' + x.h), names: b.map((x) => x.name) });
+    }
+    return out;
+  };
+  const bytea = (hex: string[]): Buffer => {
+    const buf = Buffer.alloc(20 + hex.length * 36);
+    [1, 0, 17, hex.length, 1].forEach((v, k) => buf.writeInt32BE(v, 4 * k));
+    hex.forEach((h, k) => {
+      buf.writeInt32BE(32, 20 + 36 * k);
+      buf.write(h.slice(4), 24 + 36 * k, 32, 'hex');
+    });
+    return buf;
+  };
+  const cas: Record<string, (b: { ids: string[]; hex: string[]; names: string[] }) => Promise<unknown>> = {
+    "'pg1:' hex text, RETURNING every row": (b) =>
+      c.query({
+        name: 'cas_text',
+        text: `UPDATE items AS t SET name = u.n::text FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(id, h, n, i) WHERE t.id = u.id::int8 AND 'pg1:' || encode(${digest}, 'hex') = u.h RETURNING u.i`,
+        values: [b.ids, b.hex, b.names],
+        rowMode: 'array',
+      }),
+    'digest bytea[] (binary), count only': (b) =>
+      c.query({
+        name: 'cas_digest',
+        text: `UPDATE items AS t SET name = u.n::text FROM unnest($1::text[], $2::text[], $3::bytea[]) WITH ORDINALITY AS u(id, n, h, i) WHERE t.id = u.id::int8 AND ${digest} = u.h`,
+        values: [b.ids, b.names, bytea(b.hex)],
+      }),
+  };
+  const casResults: [string, number][] = [];
+  for (const [name, run] of Object.entries(cas)) {
+    await reset();
+    const batchesOf = await tokenBatches();
+    const ms = await time(async () => {
+      for (const b of batchesOf) {
+        await c.query('BEGIN');
+        await run(b);
+        await c.query('COMMIT');
+      }
+    });
+    casResults.push([name, ms]);
+  }
+  const bestCas = Math.min(...casResults.map((r) => r[1]));
+  for (const [name, ms] of casResults) console.log(`compare-and-set: ${name.padEnd(38)} ${Math.round(ROWS / (ms / 1000)).toLocaleString('en-US').padStart(9)} rows/s  ${(ms / bestCas).toFixed(2)}x the fastest`);
   await c.query('DROP SCHEMA redress_bench_methods CASCADE');
   await c.end();
 }
