@@ -115,7 +115,12 @@ function sameFriendly(a: unknown, b: unknown): boolean {
   if (Object.is(a, b)) return true;
   if (a instanceof Uint8Array && b instanceof Uint8Array) return a.length === b.length && a.every((x, i) => x === b[i]);
   if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object' && !(a instanceof Uint8Array)) {
-    return a.constructor === b.constructor && String(a) === String(b) && stableJson(a) === stableJson(b);
+    // A JSON document is a plain object or array whose keys may be "toString" or "constructor": only
+    // objects of a class are also compared by their own text (a Date's time, say).
+    const proto = Object.getPrototypeOf(a) as unknown;
+    if (proto !== Object.getPrototypeOf(b)) return false;
+    const plain = proto === Object.prototype || proto === Array.prototype || proto === null;
+    return (plain || String(a) === String(b)) && stableJson(a) === stableJson(b);
   }
   return false;
 }
