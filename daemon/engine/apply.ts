@@ -184,6 +184,8 @@ type NextBatch = (afterSeq: number, limit: number) => Promise<NativeBatchResult>
 
 /** Batches through JavaScript: plan rows from the ledger, written with the target's casWrite. */
 function jsonBatches(target: Target, pc: PlanContext, direction: 'apply' | 'rollback', pages: (afterSeq: number, limit: number) => Page): NextBatch {
+  if (!target.casWrite) throw new RedressError('PLAN_STALE', `${target.description} applies plans from their native file, and plan ${pc.plan.id} has none. Make a new plan with a dry-run.`);
+  const casWrite = target.casWrite.bind(target);
   const tokens = rowTokenizer(target, pc.schema);
   const hashRow = (row: StoredRow) => tokens([row])[0]!;
   return async (after, limit) => {
@@ -195,7 +197,7 @@ function jsonBatches(target: Target, pc: PlanContext, direction: 'apply' | 'roll
       doneHash: direction === 'apply' ? r.after_hash! : r.before_hash!,
       set: parseValues(direction === 'apply' ? r.after! : r.before!),
     }));
-    const outcomes = await target.casWrite(pc.scan, pc.schema, writes, hashRow);
+    const outcomes = await casWrite(pc.scan, pc.schema, writes, hashRow);
     const exceptions: NativeBatchResult['exceptions'] = [];
     outcomes.forEach((o, i) => {
       if (o !== 'written') exceptions.push({ seq: rows[i]!.seq, outcome: o });

@@ -5,7 +5,7 @@ import { RedressError } from '../../shared/errors';
 import { canonical, canonicalJson, sha256, type StoredValue } from '../../shared/values';
 import { schemaDrift } from './schemaDrift';
 import { bindable, sliceSql } from '../engine/nativePlan';
-import { ValueFitError, type CasOutcome, type CasWrite, type Column, type KeyTuple, type NativeBatch, type NativeBatchResult, type NativePlanRef, type Scan, type StoredRow, type TableSchema, type Target } from './target';
+import { ValueFitError, type Column, type KeyTuple, type NativeBatch, type NativeBatchResult, type NativePlanRef, type Scan, type StoredRow, type TableSchema, type Target } from './target';
 
 const q = (name: string) => '"' + name.replace(/"/g, '""') + '"';
 
@@ -22,11 +22,12 @@ export function affinity(declared: string): 'INTEGER' | 'TEXT' | 'BLOB' | 'REAL'
 const isJsonColumn = (c: Column) => /JSON/i.test(c.type);
 
 /**
- * A row's compare-and-set token, computed by SQLite itself, one part per column: text as 'T' and the hex
+ * A row's token (the plan's before and after hashes, what verify compares), computed by SQLite itself
+ * while reading, one part per column: text as 'T' and the hex
  * of its bytes (quote() stops at the first NUL, so 'a' and 'a\0b' would look alike), everything else
  * through quote(), which keeps the storage class (5 and 5.0 differ), NULL apart from '', reals to 17
- * digits, blobs as X'..'. No part holds a comma, so the joined token is unambiguous. Computed natively
- * while reading, so compare-and-set runs as one set-based UPDATE per batch.
+ * digits, blobs as X'..'. No part holds a comma, so the joined token is unambiguous. Apply and rollback
+ * compare the columns themselves (sameValue), not tokens.
  */
 export function tokenExpr(columns: Column[], alias = ''): string {
   const a = alias ? `${alias}.` : '';
@@ -293,82 +294,6 @@ export class SqliteTarget implements Target {
       }
     }
     return canonical(v);
-  }
-
-  /**
-   * One transaction: check the fingerprint, then per group of rows that set the same columns, load the
-   * writes into a temp table and run one set-based UPDATE whose WHERE compares each row's token with
-   * the planned one. Only when some row does not match is the batch looked at row by row.
-   */
-  async casWrite(scan: Scan, schema: TableSchema, writes: CasWrite[]): Promise<CasOutcome[]> {
-    const out: CasOutcome[] = new Array(writes.length).fill('written');
-    const run = this.db.transaction(() => {
-      // Checked inside the write transaction: nothing can change the schema until we commit.
-      const now = this.tableSchemaSync(scan.table);
-      if (now.fingerprint !== schema.fingerprint) throw schemaDrift(schema, now);
-      const groups = new Map<string, number[]>();
-      writes.forEach((w, i) => {
-        const k = Object.keys(w.set).join('\u0000');
-        const g = groups.get(k);
-        if (g) g.push(i);
-        else groups.set(k, [i]);
-      });
-      for (const [k, idx] of groups) this.casGroup(scan, schema, k.split('\u0000'), writes, idx, out);
-    });
-    run.immediate();
-    return out;
-  }
-
-  private casGroup(scan: Scan, schema: TableSchema, setCols: string[], writes: CasWrite[], idx: number[], out: CasOutcome[]): void {
-    const nk = scan.key.length;
-    const nv = setCols.length;
-    const p = `redress_cas_${nk}_${nv}`;
-    const keyCols = scan.key.map((_, i) => `k${i}`);
-    const valCols = setCols.map((_, i) => `v${i}`);
-    this.db.exec(`CREATE TEMP TABLE IF NOT EXISTS ${p} (i INTEGER PRIMARY KEY, ${[...keyCols, 'expect', 'done', ...valCols].join(', ')}); DELETE FROM temp.${p};`);
-    const perRow = 1 + nk + 2 + nv;
-    const chunk = Math.floor(MAX_PARAMS / perRow);
-    for (let start = 0; start < idx.length; start += chunk) {
-      const part = idx.slice(start, start + chunk);
-      const ins = this.stmt(`INSERT INTO temp.${p} VALUES ${Array.from({ length: part.length }, () => `(${Array(perRow).fill('?').join(',')})`).join(',')}`);
-      const args: unknown[] = [];
-      for (const i of part) {
-        const w = writes[i]!;
-        args.push(i);
-        for (const k of w.key) args.push(bindable(k));
-        args.push(w.expectHash, w.doneHash);
-        for (const c of setCols) args.push(bindable(w.set[c] ?? null));
-      }
-      ins.run(...args);
-    }
-    const t = q(scan.table);
-    const keyMatch = scan.key.map((k, i) => `${t}.${q(k)} = ${p}.k${i}`).join(' AND ');
-    const keyIn = nk === 1 ? `${t}.${q(scan.key[0]!)} IN (SELECT k0 FROM temp.${p})` : `(${scan.key.map((k) => `${t}.${q(k)}`).join(', ')}) IN (SELECT ${keyCols.join(', ')} FROM temp.${p})`;
-    const upd = this.stmt(
-      `UPDATE ${t} SET ${setCols.map((c, i) => `${q(c)} = ${p}.v${i}`).join(', ')} FROM temp.${p} WHERE ${keyMatch} AND ${keyIn} AND ${tokenExpr(schema.columns, t)} = ${p}.expect`,
-    );
-    const mismatch = new Error('not every row matched');
-    const attempt = this.db.transaction(() => {
-      if (upd.run().changes !== idx.length) throw mismatch;
-    });
-    try {
-      attempt();
-      return;
-    } catch (e) {
-      if (e !== mismatch) throw e;
-    }
-    // Some rows moved on: say which, keep only the matching ones, and write those.
-    const classify = this.stmt(
-      `SELECT ${p}.i AS i, ${t}.${q(scan.key[0]!)} IS NULL AS missing, ${tokenExpr(schema.columns, t)} AS tok, ${p}.expect AS expect, ${p}.done AS done FROM temp.${p} LEFT JOIN ${t} ON ${keyMatch}`,
-    );
-    const drop = this.stmt(`DELETE FROM temp.${p} WHERE i = ?`);
-    for (const r of classify.all() as { i: bigint; missing: bigint; tok: string | null; expect: string; done: string }[]) {
-      const i = Number(r.i);
-      const o: CasOutcome = r.missing === 1n ? 'missing' : r.tok === r.expect ? 'written' : r.tok === r.done ? 'already' : 'drifted';
-      out[i] = o;
-      if (o !== 'written') drop.run(i);
-    }
-    upd.run();
   }
 
   private readonly attached = new Map<string, { alias: string; masks: number[][]; skip?: number[] }>();

@@ -91,8 +91,11 @@ export interface Target {
   nativeBatch?(plan: NativePlanRef, scan: Scan, schema: TableSchema, batch: NativeBatch): Promise<NativeBatchResult>;
   /** Lets go of a native plan file (detaches it); safe to call for one never used. */
   releaseNative?(plan: NativePlanRef): Promise<void>;
-  /** All writes in one transaction, after checking the fingerprint (throws SCHEMA_DRIFT). */
-  casWrite(scan: Scan, schema: TableSchema, writes: CasWrite[], hashRow: (row: StoredRow) => string): Promise<CasOutcome[]>;
+  /**
+   * All writes in one transaction, after checking the fingerprint (throws SCHEMA_DRIFT): how targets
+   * without nativeBatch (PostgreSQL) apply a plan, its rows read from the ledger.
+   */
+  casWrite?(scan: Scan, schema: TableSchema, writes: CasWrite[], hashRow: (row: StoredRow) => string): Promise<CasOutcome[]>;
   close(): Promise<void>;
 }
 
