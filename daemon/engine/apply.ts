@@ -182,22 +182,47 @@ function parseValues(json: string): Record<string, StoredValue> {
 /** One batch written: its last seq (null: nothing left), its row count, and the rows not written now. */
 type NextBatch = (afterSeq: number, limit: number) => Promise<NativeBatchResult>;
 
-/** Batches through JavaScript: plan rows from the ledger, written with the target's casWrite. */
+/**
+ * Batches through JavaScript: plan rows from the ledger, written with the target's casWrite. While the
+ * target works on one batch, the next is read and decoded (plan rows never change): the daemon's share
+ * of a batch overlaps the server's instead of adding to it.
+ */
 function jsonBatches(target: Target, pc: PlanContext, direction: 'apply' | 'rollback', pages: (afterSeq: number, limit: number) => Page): NextBatch {
   if (!target.casWrite) throw new RedressError('PLAN_STALE', `${target.description} applies plans from their native file, and plan ${pc.plan.id} has none. Make a new plan with a dry-run.`);
   const casWrite = target.casWrite.bind(target);
   const tokens = rowTokenizer(target, pc.schema);
   const hashRow = (row: StoredRow) => tokens([row])[0]!;
-  return async (after, limit) => {
-    const { rows, scannedTo } = pages(after, limit);
-    if (rows.length === 0) return { scannedTo: null, rows: 0, exceptions: [] };
-    const writes: CasWrite[] = rows.map((r) => ({
+  type Prepared = { after: number; limit: number; page: Page; writes: CasWrite[] };
+  const prepare = (after: number, limit: number): Prepared => {
+    const page = pages(after, limit);
+    const writes = page.rows.map((r) => ({
       key: (JSON.parse(r.key) as WireValue[]).map(fromWire),
       expectHash: direction === 'apply' ? r.before_hash! : r.after_hash!,
       doneHash: direction === 'apply' ? r.after_hash! : r.before_hash!,
       set: parseValues(direction === 'apply' ? r.after! : r.before!),
     }));
-    const outcomes = await casWrite(pc.scan, pc.schema, writes, hashRow);
+    return { after, limit, page, writes };
+  };
+  let ahead: Promise<Prepared> | null = null;
+  return async (after, limit) => {
+    const next = ahead ? await ahead.catch(() => null) : null;
+    ahead = null;
+    const cur = next && next.after === after && next.limit === limit ? next : prepare(after, limit);
+    const { rows, scannedTo } = cur.page;
+    if (rows.length === 0) return { scannedTo: null, rows: 0, exceptions: [] };
+    const pending = casWrite(pc.scan, pc.schema, cur.writes, hashRow);
+    // setImmediate: after the batch's first statement has gone out, not before it.
+    ahead = new Promise((resolve, reject) =>
+      setImmediate(() => {
+        try {
+          resolve(prepare(scannedTo!, limit));
+        } catch (e) {
+          reject(e);
+        }
+      }),
+    );
+    ahead.catch(() => {}); // a failed read ahead is read again when its batch comes, and fails there
+    const outcomes = await pending;
     const exceptions: NativeBatchResult['exceptions'] = [];
     outcomes.forEach((o, i) => {
       if (o !== 'written') exceptions.push({ seq: rows[i]!.seq, outcome: o });
