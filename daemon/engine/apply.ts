@@ -55,7 +55,7 @@ function sliceOf(ledger: Ledger, dryRunId: string, o: Pick<ApplyOptions, 'canary
 }
 
 /** The slice as a test of one plan row (the JavaScript path; sliceSql is the same test in SQL). */
-function inSlice(s: Slice): (r: PlanRowRecord) => boolean {
+export function inSlice(s: Slice): (r: Pick<PlanRowRecord, 'seq' | 'key'>) => boolean {
   const test = (c: SliceCond, k: string) => c.kind === 'all' || (c.kind === 'percent' ? inCanary(k, c.percent) : canaryRank(k) <= c.max);
   return (r) => (s.keep === null || test(s.keep, r.key)) && !(s.drop !== null && test(s.drop, r.key)) && (s.upTo === undefined || r.seq <= s.upTo);
 }
