@@ -1,7 +1,7 @@
 // Bad input gets a clear error that says what to do, and nothing is lost: target and ledger stay
 // consistent. Each case goes through a real daemon over a real WebSocket.
 import assert from 'node:assert/strict';
-import { chmodSync } from 'node:fs';
+import { chmodSync, rmSync, writeFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { RedressError } from '../../shared/errors';
 import { dryRun, makeWorkspace, runToEnd, startTestDaemon, tableRows, type RunningDaemon, type Workspace } from '../helpers/harness';
@@ -205,6 +205,24 @@ describe('the ledger', () => {
     const v = await d.client.request('ledgerVerify', {});
     assert.equal(v.ok, false);
     assert.ok(v.problems.some((p) => p.includes(r.planId!) && p.includes('native plan file') && p.includes('edited')), v.problems.join('\n'));
+  });
+
+  test('a journal beside a native plan file (SQLite would roll it into the file on open) is refused at apply', async () => {
+    const f = correction('trim', `export default defineCorrection<{ id: number; email: string | null }>({ id: 'trim', description: 'x', target: { table: 'accounts', key: 'id' }, expects: { email: 'text' }, transform: (r) => ({ email: r.email === null ? null : r.email + ' ' }) });`);
+    const r = await dryRun(d.client, f);
+    const Database = (await import('better-sqlite3')).default;
+    const l = new Database(`${ws.dir}/.redress/ledger.sqlite`, { readonly: true });
+    const file = `${ws.dir}/.redress/plans/${(l.prepare('SELECT native_file_hash AS h FROM plans WHERE id = ?').get(r.planId) as { h: string }).h}.sqlite`;
+    l.close();
+    writeFileSync(`${file}-journal`, 'not a journal');
+    try {
+      const applied = await runToEnd(d.client, d.client.request('apply', { planId: r.planId! }));
+      assert.equal(applied.status, 'halted');
+      assert.match(applied.message!, /a journal \(.*-journal\) lies beside its plan file/);
+      unchanged();
+    } finally {
+      rmSync(`${file}-journal`);
+    }
   });
 
   test('a plan whose rows in the ledger were edited: apply still writes only what was planned; ledger verify reports the edit', async () => {
