@@ -406,7 +406,14 @@ export class Ledger {
    * runs cannot be told from a shorter history: that needs a copy of the chain head kept elsewhere.)
    */
   verifyState(): string[] {
-    type Seen = { started?: Record<string, unknown>; progress?: Record<string, unknown>; status?: { status: unknown; message: unknown }; outcomes: Map<number, string> };
+    type Seen = {
+      started?: Record<string, unknown>;
+      progress?: Record<string, unknown>;
+      status?: { status: unknown; message: unknown };
+      /** A dry-run's plan, as its completion names it (a second dry-run of the same plan creates none). */
+      planId?: unknown;
+      outcomes: Map<number, string>;
+    };
     const seen = new Map<string, Seen>();
     const planEvents = new Map<string, Record<string, unknown>>();
     for (const e of this.db.prepare('SELECT run_id, kind, data FROM events ORDER BY seq').iterate() as Iterable<{ run_id: string | null; kind: string; data: string }>) {
@@ -423,6 +430,7 @@ export class Ledger {
         for (const [seq, outcome] of (data.outcomes as [number, string][] | undefined) ?? []) s.outcomes.set(seq, outcome);
       }
       if ('status' in data) s.status = { status: data.status, message: data.message ?? null };
+      if (e.kind === 'completed' && 'planId' in data) s.planId = data.planId;
     }
 
     const planOfDryRun = new Map([...planEvents.values()].map((p) => [p.dryRunId as string, p.planId as string]));
@@ -437,7 +445,7 @@ export class Ledger {
         continue;
       }
       const st = s.started;
-      const planId = run.kind === 'dry-run' ? (planOfDryRun.get(run.id) ?? null) : st.planId;
+      const planId = run.kind === 'dry-run' ? (planOfDryRun.get(run.id) ?? s.planId ?? null) : st.planId;
       if (st.kind !== run.kind || st.correctionId !== run.correctionId || planId !== run.planId || st.parentRunId !== run.parentRunId || differs(st.options, run.options) || st.totalRows !== run.totalRows) {
         problems.push(`run ${run.id}: its kind, correction, plan, parent or options differ from its 'started' event (the runs table was edited)`);
       }

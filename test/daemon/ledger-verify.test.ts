@@ -56,6 +56,12 @@ describe('ledger verify', () => {
     assert.deepEqual(await problems(), []);
   });
 
+  test('a second dry-run of the same correction (the same plan, no new plan-created event) verifies', async () => {
+    const second = await dryRun(d.client, ws.correction('lower', CORRECTION));
+    assert.equal(second.planId, runs.planId, 'the same rows make the same plan');
+    assert.deepEqual(await problems(), []);
+  });
+
   test('a run whose counts were edited in the runs table is reported', async () => {
     edit(`UPDATE runs SET apply_counts = json_set(apply_counts, '$.applied', 1) WHERE id = ?`, runs.apply);
     const p = await problems();
