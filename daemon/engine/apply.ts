@@ -108,8 +108,15 @@ export function planContext(plan: PlanRow): PlanContext {
   return { plan, schema, scan: { table: manifest.target.table, key: manifest.target.key, correctionId: manifest.id } };
 }
 
-const tampered = (plan: PlanRow, what: string) =>
-  new RedressError('PLAN_TAMPERED', `Plan ${plan.id} does not hash to its content hash any more: ${what}. Do not apply it; make a new plan with a dry-run.`);
+/** A plan that no longer holds what was reviewed. What to do differs: a new plan for an apply, the same before-images for a rollback. */
+const tampered = (plan: PlanRow, what: string, run: 'apply' | 'rollback' = 'apply') =>
+  new RedressError(
+    'PLAN_TAMPERED',
+    `Plan ${plan.id} is not the plan that was made: ${what}. Nothing was written. ` +
+      (run === 'apply'
+        ? 'Do not apply it: run `redress ledger verify`, find out who changed it, and make a new plan with a dry-run.'
+        : `Its before-images are what this rollback restores, and a new dry-run cannot make them again: put back the plan file from a backup (its sha-256 is ${plan.nativeFileHash}), then resume this rollback.`),
+  );
 
 /**
  * Refuses a plan whose rows were edited, or whose target is not the one it was made against. Checks the
@@ -122,7 +129,7 @@ export async function checkPlanApplicable(ledger: Ledger, target: Target, pc: Pl
     throw new RedressError('PLAN_STALE', `Plan ${plan.id} was made by an earlier version of Redress, which did not record what apply checks. Make a new plan with a dry-run.`);
   }
   const native = checkedNativePlan(ledger, target, plan);
-  if (!native && planRowsHash(ledger, plan.dryRunId).hash !== plan.rowsHash) throw tampered(plan, 'its rows were changed after it was made');
+  if (!native && planRowsHash(ledger, plan.dryRunId).hash !== plan.rowsHash) throw tampered(plan, 'its rows in the ledger were changed after it was made');
   const header = { codeHash: plan.codeHash, manifest: plan.manifest, fingerprint: schema.fingerprint, target: plan.target };
   if (planContentHash(header, plan.rowsHash, plan.nativeFileHash) !== plan.contentHash || planIdOf(plan.contentHash) !== plan.id) {
     throw tampered(plan, 'its record in the ledger was changed');
@@ -136,11 +143,11 @@ export async function checkPlanApplicable(ledger: Ledger, target: Target, pc: Pl
 }
 
 /** The plan's sealed native file, checked against its hash, when the target applies natively. */
-function checkedNativePlan(ledger: Ledger, target: Target, plan: PlanRow): NativePlanRef | null {
+function checkedNativePlan(ledger: Ledger, target: Target, plan: PlanRow, run: 'apply' | 'rollback' = 'apply'): NativePlanRef | null {
   if (plan.nativeFileHash === null || !target.nativeBatch) return null;
   const path = nativePlanPath(ledger.path, plan.nativeFileHash);
   const problem = checkSealed(path, plan.nativeFileHash);
-  if (problem) throw tampered(plan, problem);
+  if (problem) throw tampered(plan, problem, run);
   return { path, id: plan.id };
 }
 
@@ -304,7 +311,7 @@ export async function runApply(ledger: Ledger, target: Target, run: RunRow, ctl:
   // Checked on every start and resume: a plan edited while a run was paused or cut off is refused too.
   const native = await checkPlanApplicable(ledger, target, pc);
   const out = await writeLoop(ledger, target, run, ctl, pc, native, 'apply', { slice: sliceOf(ledger, pc.plan.dryRunId, o) }, o);
-  if (out.status !== 'completed' || !o.afterCanary || !isCanary(o)) return out;
+  if (out.status !== 'completed' || !isCanary(o)) return out;
   // The canary slice is in: re-read every row it wrote; anything but the planned after-state halts here.
   const check = await verifyApplied(ledger, target, ledger.requireRun(run.id), pc);
   if (check.differing.length) {
@@ -314,6 +321,7 @@ export async function runApply(ledger: Ledger, target: Target, run: RunRow, ctl:
       { checked: check.checked, differing: check.differing.slice(0, 20) },
     );
   }
+  // Without afterCanary a canary waits for a person too: it never runs on by itself unless asked to.
   const next = o.afterCanary === 'continue' ? 'continuing with the rest' : `apply the rest with \`redress apply ${pc.plan.id} --rest-of ${run.id}\``;
   return { status: 'completed', message: `${out.message}; canary verified: ${check.checked} row(s) hold the planned after-state; ${next}`, data: { canaryVerified: check.checked } };
 }
@@ -348,7 +356,7 @@ export async function runRollback(ledger: Ledger, target: Target, run: RunRow, c
   const now = await target.tableSchema(pc.scan.table);
   if (now.fingerprint !== pc.schema.fingerprint) throw schemaDrift(pc.schema, now);
   // The before-images come from the native file when the target applies natively: check it first.
-  const native = checkedNativePlan(ledger, target, pc.plan);
+  const native = checkedNativePlan(ledger, target, pc.plan, 'rollback');
   // Throttled as its apply was (the engine copies the apply's throttle options), and tunable (`redress tune`).
   const o = run.options as { batchSize: number; throttle?: ThrottleOptions };
   return writeLoop(ledger, target, run, ctl, pc, native, 'rollback', appliedRange(ledger, parent, { withUncheckpointedBatch: true }), o);

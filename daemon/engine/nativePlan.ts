@@ -136,7 +136,7 @@ export function fileHash(path: string): string {
  * beside it could change what SQLite reads (a hot journal is rolled back on open).
  */
 export function checkSealed(path: string, expect: string): string | null {
-  if (!existsSync(path)) return `its plan file ${path} is missing`;
+  if (!existsSync(path)) return `its plan file ${path} is missing (deleted or moved)`;
   for (const j of ['-journal', '-wal']) if (existsSync(path + j)) return `a journal (${path}${j}) lies beside its plan file`;
   if (fileHash(path) !== expect) return `its plan file ${path} was changed after the plan was made`;
   return null;

@@ -199,7 +199,7 @@ describe('the ledger', () => {
     p.close();
     const applied = await runToEnd(d.client, d.client.request('apply', { planId: r.planId! }));
     assert.equal(applied.status, 'halted');
-    assert.match(applied.message!, /does not hash to its content hash any more: its plan file .* was changed after the plan was made/);
+    assert.match(applied.message!, /is not the plan that was made: its plan file .* was changed after the plan was made\. Nothing was written\. Do not apply it/);
     assert.equal(applied.apply.applied, 0);
     unchanged();
     const v = await d.client.request('ledgerVerify', {});
