@@ -66,11 +66,11 @@ function canaryOrder(planId: string): number[] {
   }
 }
 
-test('--canary 7 applies exactly the 7 first rows in key-hash order; --rest-of applies the other 43; rollback of both restores every row', async () => {
+test('--canary 7 applies exactly the 7 first rows in key-hash order, verifies them and waits (the default); --rest-of applies the other 43; rollback of both restores every row', async () => {
   const dry = await dryRun(d.client, file);
   assert.equal(dry.counts.changed, ROWS);
   const order = canaryOrder(dry.planId!);
-  const canary = cli('apply', dry.planId!, '--canary', '7', '--after-canary', 'wait');
+  const canary = cli('apply', dry.planId!, '--canary', '7');
   assert.equal(canary.status, 0, canary.text);
   assert.equal(canary.out.length, 1, 'nothing continued by itself');
   const c = canary.out[0]!;
