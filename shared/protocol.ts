@@ -230,6 +230,8 @@ export const methods = {
       offset: z.number().int().min(0).default(0),
       limit: z.number().int().min(1).max(5000).default(500),
       status: RowStatus.optional(),
+      /** An apply or rollback run: only the rows it did not write, found drifted (or gone) or already so. */
+      outcome: z.enum(['drifted', 'already']).optional(),
       column: z.string().optional(),
       /** Only rows whose key, values or reason contain this text (case-insensitive). */
       text: z.string().min(1).max(200).optional(),

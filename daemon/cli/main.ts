@@ -331,12 +331,20 @@ program
   .command('diffs <run>')
   .description("the planned row changes of a dry-run (or of an apply run's plan)")
   .addOption(new Option('--status <status>', 'only rows with this status').choices(['changed', 'skipped', 'quarantined']))
+  .addOption(new Option('--outcome <outcome>', 'an apply or rollback run: only the rows it did not write, drifted (or gone) or already so').choices(['drifted', 'already']))
   .option('--column <name>', 'only rows that change this column')
   .option('-n, --limit <n>', 'rows', int, 20)
   .option('--offset <n>', 'skip this many', (v) => Number(v), 0)
-  .action(async (runId: string, o: { status?: 'changed' | 'skipped' | 'quarantined'; column?: string; limit: number; offset: number }) => {
+  .action(async (runId: string, o: { status?: 'changed' | 'skipped' | 'quarantined'; outcome?: 'drifted' | 'already'; column?: string; limit: number; offset: number }) => {
     await withDaemon(async (c) => {
-      const r = await c.request('diffs', { runId, offset: o.offset, limit: o.limit, ...(o.status ? { status: o.status } : {}), ...(o.column ? { column: o.column } : {}) });
+      const r = await c.request('diffs', {
+        runId,
+        offset: o.offset,
+        limit: o.limit,
+        ...(o.status ? { status: o.status } : {}),
+        ...(o.outcome ? { outcome: o.outcome } : {}),
+        ...(o.column ? { column: o.column } : {}),
+      });
       if (json()) out(r);
       else printDiffs(r, o.offset);
     });

@@ -79,8 +79,11 @@ export function makeHandlers(d: { engine: Engine; ledger: Ledger; workspace: str
     diffs: (p) => {
       const run = ledger.requireRun(p.runId);
       const dry = run.kind === 'dry-run' ? run : ledger.requireRun(ledger.requirePlan(run.planId!).dryRunId);
+      if (p.outcome && run.kind !== 'apply' && run.kind !== 'rollback') {
+        throw new RedressError('RUN_STATE', `Run ${run.id} is a ${run.kind}: outcome picks the rows an apply or rollback run did not write. Give an apply or rollback run.`);
+      }
       const keyCols = (dry.options as { key?: string[] }).key ?? null;
-      return ledgerDiffs(ledger, dry.id, keyCols, p);
+      return ledgerDiffs(ledger, dry.id, keyCols, p, p.outcome ? run.id : null);
     },
     ledgerVerify: () => {
       const chain = ledger.verifyChain();
@@ -117,9 +120,20 @@ function planProblems(ledger: Ledger, plan: PlanRow): string[] {
   return problems;
 }
 
-function ledgerDiffs(ledger: Ledger, dryRunId: string, keyCols: string[] | null, p: ParsedParams<'diffs'>): Result<'diffs'> {
+/** Why an apply or rollback left a row as it was (row_outcomes), for people. */
+const OUTCOME_REASONS: Record<string, string> = {
+  drifted: 'drifted: the row changed after it was planned (or after the apply, for a rollback); not written',
+  missing: 'drifted: the row is gone; not written',
+  already: 'already so: the row held the state this run writes',
+};
+
+function ledgerDiffs(ledger: Ledger, dryRunId: string, keyCols: string[] | null, p: ParsedParams<'diffs'>, outcomesOf: string | null): Result<'diffs'> {
   const where = ['run_id = ?'];
   const args: unknown[] = [dryRunId];
+  if (outcomesOf) {
+    where.push(`seq IN (SELECT o.seq FROM row_outcomes AS o WHERE o.run_id = ? AND o.outcome IN (${p.outcome === 'drifted' ? "'drifted', 'missing'" : "'already'"}))`);
+    args.push(outcomesOf);
+  }
   if (p.status) {
     where.push('status = ?');
     args.push(p.status);
@@ -136,7 +150,11 @@ function ledgerDiffs(ledger: Ledger, dryRunId: string, keyCols: string[] | null,
   }
   const w = where.join(' AND ');
   const total = (ledger.db.prepare(`SELECT count(*) AS n FROM plan_rows WHERE ${w}`).get(...args) as { n: number }).n;
-  const rows = ledger.db.prepare(`SELECT status, key, before, after, reason FROM plan_rows WHERE ${w} ORDER BY seq LIMIT ? OFFSET ?`).all(...args, p.limit, p.offset) as {
+  const outcome = outcomesOf ? `(SELECT o.outcome FROM row_outcomes AS o WHERE o.run_id = ? AND o.seq = plan_rows.seq)` : 'NULL';
+  const rows = ledger.db
+    .prepare(`SELECT status, key, before, after, reason, ${outcome} AS outcome FROM plan_rows WHERE ${w} ORDER BY seq LIMIT ? OFFSET ?`)
+    .all(...(outcomesOf ? [outcomesOf] : []), ...args, p.limit, p.offset) as {
+    outcome: string | null;
     status: RowDiff['status'];
     key: string;
     before: string | null;
@@ -155,7 +173,7 @@ function ledgerDiffs(ledger: Ledger, dryRunId: string, keyCols: string[] | null,
         key: Object.fromEntries(key.map((v, i) => [keyCols?.[i] ?? `key${i + 1}`, v])),
         status: r.status,
         changes,
-        ...(r.reason ? { reason: r.reason } : {}),
+        ...(r.outcome ? { reason: OUTCOME_REASONS[r.outcome] ?? r.outcome } : r.reason ? { reason: r.reason } : {}),
       };
     }),
   };

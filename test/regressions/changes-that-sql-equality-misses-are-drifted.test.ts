@@ -61,11 +61,18 @@ export default defineCorrection<{ id: number; tag: string }>({
   const now = rows();
   assert.deepEqual(now.map((r) => [r.id, r.tag]), [[1n, 'x'], [2n, 'x'], [3n, 'x'], [4n, 'x'], [5n, 'y']], 'only the row still as planned was written');
   assert.deepEqual(now.map((r) => [r.name, r.n, signOf(r.v)]), changed.map((r) => [r.name, r.n, signOf(r.v)]), 'the other writer’s values stand, storage class included');
+  // Which rows, and why: the apply's drifted rows, by key.
+  const drifted = await d.client.request('diffs', { runId: applied.id, outcome: 'drifted' });
+  assert.equal(drifted.total, 4);
+  assert.deepEqual(drifted.rows.map((r) => r.key.id), [{ $int: '1' }, { $int: '2' }, { $int: '3' }, { $int: '4' }]);
+  assert.ok(drifted.rows.every((r) => /^drifted: the row changed after it was planned/.test(r.reason ?? '')), JSON.stringify(drifted.rows[0]));
+  await assert.rejects(d.client.request('diffs', { runId: dry.id, outcome: 'drifted' }), /RUN_STATE|is a dry-run/);
 
   // The written row is changed the same ways after the apply: rollback must not restore over it.
   withDb(ws, (db) => db.prepare(`UPDATE people SET name = 'ED' WHERE id = 5`).run());
   const rolled = await runToEnd(d.client, d.client.request('rollback', { runId: applied.id }));
   assert.equal(rolled.status, 'completed', rolled.message ?? '');
   assert.deepEqual(rolled.apply, { applied: 0, alreadyApplied: 0, drifted: 1 });
+  assert.deepEqual((await d.client.request('diffs', { runId: rolled.id, outcome: 'drifted' })).rows.map((r) => r.key.id), [{ $int: '5' }]);
   assert.deepEqual(rows()[4], { id: 5n, name: 'ED', n: 9n, v: 0.5, tag: 'y' });
 });
