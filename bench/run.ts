@@ -14,6 +14,7 @@ import { postgresBench } from './postgres';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const PREVIEW_ROWS = 10_000;
+const BATCH = Number(process.env.BENCH_BATCH ?? 2000);
 
 function fill(db: Database.Database, n: number): void {
   db.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, qty INTEGER NOT NULL, price REAL)');
@@ -28,7 +29,7 @@ export default defineCorrection<{ id: number; name: string }>({
   id: 'lower-names', description: 'lower-case item names',
   target: { table: 'items', key: 'id' }, expects: { name: 'text' },
   transform: (row) => ({ name: row.name.toLowerCase() }),
-  options: { batchSize: 2000, sampleSize: 100 },
+  options: { batchSize: ${BATCH}, sampleSize: 100 },
 });`;
 
 const peakRss = (pid: number) => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
@@ -36,7 +37,7 @@ const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const line = (label: string, value: string) => console.log(`${label.padEnd(58)} ${value}`);
 
 async function main(): Promise<void> {
-  console.log(`Redress benchmark — ${ROWS.toLocaleString('en-US')} rows, Node ${process.version}\n`);
+  console.log(`Redress benchmark — ${ROWS.toLocaleString('en-US')} rows, batches of ${BATCH}, Node ${process.version}\n`);
 
   // ---- 1. apply vs set-based UPDATE ----
   const ws = makeWorkspace((db) => fill(db, ROWS), 'redress-bench-');

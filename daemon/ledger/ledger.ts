@@ -133,12 +133,21 @@ export class Ledger {
   /** Appends one event to the chain. Call inside a transaction to make it atomic with other writes. */
   append(runId: string | null, kind: string, data: Record<string, unknown>): LedgerEvent {
     const seq = this.lastSeq + 1;
-    const ev: LedgerEvent = { seq, id: newId('ev'), runId, kind, data, version: `${VERSION}/${this.schemaVersion()}`, at: new Date().toISOString() };
+    this.versionStamp ??= `${VERSION}/${this.schemaVersion()}`; // migrations run only when the ledger opens
+    const ev: LedgerEvent = { seq, id: newId('ev'), runId, kind, data, version: this.versionStamp, at: new Date().toISOString() };
     const dataJson = JSON.stringify(data);
     const checksum = chainChecksum(this.lastChecksum, ev, dataJson);
-    this.db
-      .prepare('INSERT INTO events (seq, id, run_id, kind, data, version, at, prev, checksum) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(seq, ev.id, runId, kind, dataJson, ev.version, ev.at, this.lastChecksum, checksum);
+    this.stmt('INSERT INTO events (seq, id, run_id, kind, data, version, at, prev, checksum) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)').run(
+      seq,
+      ev.id,
+      runId,
+      kind,
+      dataJson,
+      ev.version,
+      ev.at,
+      this.lastChecksum,
+      checksum,
+    );
     this.lastSeq = seq;
     this.lastChecksum = checksum;
     if (this.db.inTransaction) this.pending.push(ev);
@@ -146,6 +155,7 @@ export class Ledger {
     return ev;
   }
   private pending: LedgerEvent[] = [];
+  private versionStamp: string | undefined;
 
   /** Runs fn in one transaction; events appended inside reach listeners only after the commit. */
   tx<T>(fn: () => T): T {
@@ -236,8 +246,7 @@ export class Ledger {
     this.tx(() => {
       u.extra?.();
       if (u.outcomes) this.insertOutcomes(runId, u.outcomes);
-      this.db
-        .prepare('UPDATE runs SET batches_done = ?, cursor = ?, counts = ?, apply_counts = COALESCE(?, apply_counts), updated_at = ? WHERE id = ?')
+      this.stmt('UPDATE runs SET batches_done = ?, cursor = ?, counts = ?, apply_counts = COALESCE(?, apply_counts), updated_at = ? WHERE id = ?')
         .run(u.batchesDone, JSON.stringify(u.cursor), JSON.stringify(u.counts), u.apply ? JSON.stringify(u.apply) : null, new Date().toISOString(), runId);
       this.append(runId, 'progress', {
         batch: u.batchesDone,
@@ -356,7 +365,7 @@ export class Ledger {
   // ---------- apply outcomes ----------
 
   private insertOutcomes(runId: string, outcomes: RowOutcome[]): void {
-    const ins = this.db.prepare('INSERT OR REPLACE INTO row_outcomes (run_id, seq, outcome) VALUES (?, ?, ?)');
+    const ins = this.stmt('INSERT OR REPLACE INTO row_outcomes (run_id, seq, outcome) VALUES (?, ?, ?)');
     for (const o of outcomes) ins.run(runId, o.seq, o.outcome);
   }
 

@@ -347,8 +347,7 @@ export class SqliteTarget implements Target {
     };
     this.db
       .transaction(() => {
-        const now = this.tableSchemaSync(scan.table);
-        if (now.fingerprint !== schema.fingerprint) throw schemaDrift(schema, now);
+        this.checkFingerprint(schema);
         try {
           this.db.transaction(() => {
             if (write() !== n) throw mismatch;
@@ -372,6 +371,21 @@ export class SqliteTarget implements Target {
       })
       .immediate();
     return { scannedTo: last, rows: n, exceptions: exceptions.sort((x, y) => x.seq - y.seq) };
+  }
+
+  private readonly fingerprintAt = new Map<string, bigint>();
+
+  /**
+   * Throws SCHEMA_DRIFT when the table no longer has the schema's fingerprint. Inside a write
+   * transaction, once per batch: the schema cookie, which SQLite changes on every schema change by any
+   * connection, says whether the last check still holds, so the catalog is read again only then.
+   */
+  private checkFingerprint(schema: TableSchema): void {
+    const cookie = (this.stmt('SELECT schema_version AS v FROM pragma_schema_version').get() as { v: bigint }).v;
+    if (this.fingerprintAt.get(schema.fingerprint) === cookie) return;
+    const now = this.tableSchemaSync(schema.table);
+    if (now.fingerprint !== schema.fingerprint) throw schemaDrift(schema, now);
+    this.fingerprintAt.set(schema.fingerprint, cookie);
   }
 
   private attach(plan: NativePlanRef): { alias: string; masks: number[][]; skip?: number[] } {
@@ -408,13 +422,19 @@ export class SqliteTarget implements Target {
 }
 
 /**
- * Whether a stored value equals the one a plan holds: the same value byte for byte (BINARY, whatever the
- * column's collation), the same storage class (5 is not 5.0, '5' is not 5), and a real zero of the same
- * sign. Never NULL, so NOT and EXISTS read it plainly.
+ * Whether a stored value equals the one a plan holds (taken from the same column): the same value byte
+ * for byte (BINARY, whatever the column's collation), the same storage class (5 is not 5.0), and a real
+ * zero of the same sign. Never NULL, so NOT and EXISTS read it plainly. A column with TEXT, INTEGER,
+ * REAL or NUMERIC affinity converts what it stores so that IS alone says all of it: text never shares
+ * a value with a number there, an integral real is stored as an integer (NUMERIC, INTEGER) or every
+ * number as a real (REAL), and -0.0 loses its sign. Only a column without affinity (untyped, BLOB; ANY
+ * in a STRICT table) keeps 5 apart from 5.0 and -0.0 apart from 0.0, and needs the longer test.
+ * test/regressions/changes-that-sql-equality-misses-are-drifted.test.ts pins each case.
  */
 function sameValue(x: string, y: string, c: Column): string {
-  const zero = affinity(c.type) === 'TEXT' ? '' : ` AND (typeof(${x}) <> 'real' OR ${x} <> 0 OR atan2(${x}, -1) = atan2(${y}, -1))`;
-  return `(${x} IS ${y} COLLATE BINARY AND typeof(${x}) = typeof(${y})${zero})`;
+  const same = `${x} IS ${y} COLLATE BINARY`;
+  if (affinity(c.type) !== 'BLOB' && !/^\s*ANY\s*$/i.test(c.type)) return `(${same})`;
+  return `(${same} AND typeof(${x}) = typeof(${y}) AND (typeof(${x}) <> 'real' OR ${x} <> 0 OR atan2(${x}, -1) = atan2(${y}, -1)))`;
 }
 
 function sameSet(a: string[], b: string[]): boolean {

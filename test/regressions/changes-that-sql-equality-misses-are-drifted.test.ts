@@ -1,7 +1,7 @@
 // Regression guard for the native compare-and-set (SQLite apply compares every column of the row with
 // the plan's stored before-row, in SQL). Plain SQL equality would miss changes that are real: a column
 // declared COLLATE NOCASE calls 'Ann' and 'ANN' equal, 5 = 5.0 across storage classes, '5' = 5 once
-// affinity applies, and -0.0 = 0.0. Each such change by another writer after the plan must leave the
+// affinity applies, and -0.0 = 0.0; and text 'a' and the blob x'61' hold the same bytes. Each such change by another writer after the plan must leave the
 // row drifted, not overwritten; and the same holds for rollback.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -17,6 +17,7 @@ const ORIGINAL = [
   { id: 3n, name: 'Cy', n: 7n, v: 0.5, tag: 'x' },
   { id: 4n, name: 'Di', n: 8n, v: 0, tag: 'x' },
   { id: 5n, name: 'Ed', n: 9n, v: 0.5, tag: 'x' },
+  { id: 6n, name: 'a', n: 1n, v: 0.5, tag: 'x' },
 ];
 
 before(async () => {
@@ -36,7 +37,7 @@ after(async () => {
 const rows = () => withDb(ws, (db) => db.prepare('SELECT id, name, n, v, tag FROM people ORDER BY id').all() as Record<string, unknown>[]);
 const signOf = (x: unknown) => (typeof x === 'number' && Object.is(x, -0) ? '-0' : x);
 
-test('a change only SQL equality would miss (NOCASE text, 5 to 5.0, 7 to \'7\', 0.0 to -0.0) leaves the row drifted at apply and at rollback', async () => {
+test('a change only SQL equality would miss (NOCASE text, 5 to 5.0, 7 to \'7\', 0.0 to -0.0, text to the same bytes as a blob) leaves the row drifted at apply and at rollback', async () => {
   const file = ws.correction(
     'retag',
     `import { defineCorrection } from 'redress';
@@ -46,25 +47,26 @@ export default defineCorrection<{ id: number; tag: string }>({
 });`,
   );
   const dry = await dryRun(d.client, file);
-  assert.equal(dry.counts.changed, 5);
+  assert.equal(dry.counts.changed, 6);
   withDb(ws, (db) => {
     db.prepare(`UPDATE people SET name = 'ANN' WHERE id = 1`).run();
     db.prepare('UPDATE people SET n = 5.0 WHERE id = 2').run();
     db.prepare(`UPDATE people SET n = '7' WHERE id = 3`).run();
     db.prepare('UPDATE people SET v = ? WHERE id = 4').run(-0);
+    db.prepare(`UPDATE people SET name = x'61' WHERE id = 6`).run();
   });
   const changed = rows();
   assert.ok(Object.is(changed[3]!.v, -0), 'SQLite keeps -0.0 in an untyped column');
   const applied = await runToEnd(d.client, d.client.request('apply', { planId: dry.planId! }));
   assert.equal(applied.status, 'completed', applied.message ?? '');
-  assert.deepEqual(applied.apply, { applied: 1, alreadyApplied: 0, drifted: 4 });
+  assert.deepEqual(applied.apply, { applied: 1, alreadyApplied: 0, drifted: 5 });
   const now = rows();
-  assert.deepEqual(now.map((r) => [r.id, r.tag]), [[1n, 'x'], [2n, 'x'], [3n, 'x'], [4n, 'x'], [5n, 'y']], 'only the row still as planned was written');
+  assert.deepEqual(now.map((r) => [r.id, r.tag]), [[1n, 'x'], [2n, 'x'], [3n, 'x'], [4n, 'x'], [5n, 'y'], [6n, 'x']], 'only the row still as planned was written');
   assert.deepEqual(now.map((r) => [r.name, r.n, signOf(r.v)]), changed.map((r) => [r.name, r.n, signOf(r.v)]), 'the other writer’s values stand, storage class included');
   // Which rows, and why: the apply's drifted rows, by key.
   const drifted = await d.client.request('diffs', { runId: applied.id, outcome: 'drifted' });
-  assert.equal(drifted.total, 4);
-  assert.deepEqual(drifted.rows.map((r) => r.key.id), [{ $int: '1' }, { $int: '2' }, { $int: '3' }, { $int: '4' }]);
+  assert.equal(drifted.total, 5);
+  assert.deepEqual(drifted.rows.map((r) => r.key.id), [{ $int: '1' }, { $int: '2' }, { $int: '3' }, { $int: '4' }, { $int: '6' }]);
   assert.ok(drifted.rows.every((r) => /^drifted: the row changed after it was planned/.test(r.reason ?? '')), JSON.stringify(drifted.rows[0]));
   await assert.rejects(d.client.request('diffs', { runId: dry.id, outcome: 'drifted' }), /RUN_STATE|is a dry-run/);
 
