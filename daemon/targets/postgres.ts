@@ -56,6 +56,8 @@ const SESSION = {
 /** What tableSchema learns beyond the Target's TableSchema: the qualified name and each column's type. */
 interface PgTable {
   qualified: string;
+  /** The table's OID: a table dropped and created again under its name has a new one. */
+  oid: number;
   types: Map<string, PgTypeInfo>;
 }
 
@@ -193,7 +195,7 @@ export class PostgresTarget implements Target {
       if (c.typoid !== c.baseoid) this.registry.registerScalar(c.typoid, c.basename);
       if (c.category === 'A' && c.elem) this.registry.registerArray(c.baseoid, c.elem);
     }
-    this.tables.set(table, { qualified: info.qualified, types });
+    this.tables.set(table, { qualified: info.qualified, oid: info.oid, types });
     const columns: Column[] = info.columns.map((c) => ({ name: c.name, type: c.type, notNull: c.notnull }));
     columns.forEach((c) => this.columnTypes.set(c, types.get(c.name)!));
     const uniqueKeys: string[][] = [];
@@ -424,7 +426,9 @@ export class PostgresTarget implements Target {
     });
     if (asked.length === 0) return out;
     const allCols = [...new Set(asked.flatMap((a) => a.cols))];
-    const sql = `SELECT ${allCols.map((c) => `${valueExpr(meta, c, 'd')} AS ${q(c)}`).join(', ')} FROM json_array_elements($1::json) WITH ORDINALITY AS d(v, i), LATERAL json_populate_record(NULL::${meta.qualified}, d.v) AS r ORDER BY d.i`;
+    // Prepared per table OID: a statement prepared on a table's row type fails once the table is dropped
+    // and created again ("function in FROM has unsupported return type"), and its name is the text's hash.
+    const sql = `SELECT ${allCols.map((c) => `${valueExpr(meta, c, 'd')} AS ${q(c)}`).join(', ')} FROM json_array_elements($1::json) WITH ORDINALITY AS d(v, i), LATERAL json_populate_record(NULL::${meta.qualified}, d.v) AS r ORDER BY d.i /* relation ${meta.oid} */`;
     const pick = (a: (typeof asked)[number], row: StoredRow): StoredRow => Object.fromEntries(a.cols.map((c) => [c, row[c] ?? null]));
     try {
       const r = await this.withRetry('normalizing values', () => this.pool.query<StoredRow>(prepared(sql, ['[' + asked.map((a) => a.doc).join(',') + ']'])));
@@ -918,6 +922,7 @@ function isValueError(e: unknown): boolean {
 
 interface CatalogInfo {
   qualified: string;
+  oid: number;
   columns: { name: string; type: string; notnull: boolean; typoid: number; baseoid: number; basename: string; basetype: string; category: string; elem: string | null; labels: string[] | null }[];
   keys: string[][];
 }
@@ -930,6 +935,7 @@ const CATALOG_STATEMENT = 'redress-catalog';
 function catalogSql(regclassExpr: string): string {
   return `WITH rel AS (SELECT ${regclassExpr} AS oid)
 SELECT CASE WHEN rel.oid IS NULL THEN NULL ELSE json_build_object(
+  'oid', rel.oid::int8,
   'qualified', (SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = rel.oid),
   'columns', (SELECT coalesce(json_agg(json_build_object(
       'name', a.attname, 'type', format_type(a.atttypid, a.atttypmod), 'notnull', a.attnotnull,
