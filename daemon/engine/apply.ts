@@ -9,7 +9,7 @@ import type { Ledger, PlanRow, PlanRowRecord, RunRow } from '../ledger/ledger';
 import { schemaDrift } from '../targets/schemaDrift';
 import type { CasWrite, NativeBatchResult, NativePlanRef, Scan, StoredRow, TableSchema, Target } from '../targets/target';
 import { checkSealed, nativePlanPath, type Slice, type SliceCond } from './nativePlan';
-import { planContentHash, planIdOf, planRowsHash } from './planHash';
+import { type PageCheck, pageChecker, planContentHash, planIdOf, rowsHashOf } from './planHash';
 import { rowTokenizer } from './prepare';
 import type { RunControl, RunOutcome } from './runControl';
 import { maxBatchSizeOf, Throttle, type ThrottleOptions } from './throttle';
@@ -108,28 +108,38 @@ export function planContext(plan: PlanRow): PlanContext {
   return { plan, schema, scan: { table: manifest.target.table, key: manifest.target.key, correctionId: manifest.id } };
 }
 
-/** A plan that no longer holds what was reviewed. What to do differs: a new plan for an apply, the same before-images for a rollback. */
+/** What to do about a plan that no longer holds what was reviewed: a new plan for an apply; for a rollback, the same before-images back. */
+function tamperedAdvice(plan: PlanRow, run: 'apply' | 'rollback'): string {
+  if (run === 'apply') return 'Do not apply it: run `redress ledger verify`, find out who changed it, and make a new plan with a dry-run.';
+  const from = plan.nativeFileHash ? `the plan file from a backup (its sha-256 is ${plan.nativeFileHash})` : 'the ledger (.redress/ledger.sqlite) from a backup';
+  return `Its before-images are what this rollback restores, and a new dry-run cannot make them again: put back ${from}, then resume this rollback.`;
+}
+
 const tampered = (plan: PlanRow, what: string, run: 'apply' | 'rollback' = 'apply') =>
+  new RedressError('PLAN_TAMPERED', `Plan ${plan.id} is not the plan that was made: ${what}. Nothing was written. ${tamperedAdvice(plan, run)}`);
+
+/** A page found changed in the middle of a run: the batches before it were checked and wrote reviewed rows. */
+const tamperedPage = (plan: PlanRow, runId: string, what: string, run: 'apply' | 'rollback') =>
   new RedressError(
     'PLAN_TAMPERED',
-    `Plan ${plan.id} is not the plan that was made: ${what}. Nothing was written. ` +
-      (run === 'apply'
-        ? 'Do not apply it: run `redress ledger verify`, find out who changed it, and make a new plan with a dry-run.'
-        : `Its before-images are what this rollback restores, and a new dry-run cannot make them again: put back the plan file from a backup (its sha-256 is ${plan.nativeFileHash}), then resume this rollback.`),
+    `Plan ${plan.id} is not the plan that was made: ${what}. Run ${runId} stopped before writing any of those rows; ` +
+      `every row it wrote before came from pages that were checked and hold what was reviewed. ${tamperedAdvice(plan, run)}` +
+      (run === 'apply' ? ` To undo what this run wrote: \`redress rollback ${runId}\`.` : ''),
   );
+
+/** Where a run writes from, checked: the sealed native plan file, or the plan's rows in the ledger, page by page. */
+type PlanSource = { native: NativePlanRef; check?: undefined } | { native: null; check: PageCheck | undefined };
 
 /**
  * Refuses a plan whose rows were edited, or whose target is not the one it was made against. Checks the
- * part of the plan the run writes from: the sealed native file (its bytes) when the target applies
- * natively, else the plan rows in the ledger. Returns the native file to hand to the target, if any.
+ * part of the plan the run writes from (planSource) on every start and resume.
  */
-export async function checkPlanApplicable(ledger: Ledger, target: Target, pc: PlanContext): Promise<NativePlanRef | null> {
+export async function checkPlanApplicable(ledger: Ledger, target: Target, run: RunRow, pc: PlanContext): Promise<PlanSource> {
   const { plan, schema, scan } = pc;
-  if (plan.rowsHash === null) {
+  if (plan.rowsHash === null || plan.rowsPages === null) {
     throw new RedressError('PLAN_STALE', `Plan ${plan.id} was made by an earlier version of Redress, which did not record what apply checks. Make a new plan with a dry-run.`);
   }
-  const native = checkedNativePlan(ledger, target, plan);
-  if (!native && planRowsHash(ledger, plan.dryRunId).hash !== plan.rowsHash) throw tampered(plan, 'its rows in the ledger were changed after it was made');
+  const source = planSource(ledger, target, run, plan, 'apply');
   const header = { codeHash: plan.codeHash, manifest: plan.manifest, fingerprint: schema.fingerprint, target: plan.target };
   if (planContentHash(header, plan.rowsHash, plan.nativeFileHash) !== plan.contentHash || planIdOf(plan.contentHash) !== plan.id) {
     throw tampered(plan, 'its record in the ledger was changed');
@@ -139,16 +149,26 @@ export async function checkPlanApplicable(ledger: Ledger, target: Target, pc: Pl
   }
   const now = await target.tableSchema(scan.table);
   if (now.fingerprint !== schema.fingerprint) throw schemaDrift(schema, now);
-  return native;
+  return source;
 }
 
-/** The plan's sealed native file, checked against its hash, when the target applies natively. */
-function checkedNativePlan(ledger: Ledger, target: Target, plan: PlanRow, run: 'apply' | 'rollback' = 'apply'): NativePlanRef | null {
-  if (plan.nativeFileHash === null || !target.nativeBatch) return null;
-  const path = nativePlanPath(ledger.path, plan.nativeFileHash);
-  const problem = checkSealed(path, plan.nativeFileHash);
-  if (problem) throw tampered(plan, problem, run);
-  return { path, id: plan.id };
+/**
+ * The part of a plan a run writes from. The sealed native file, checked against its hash, when the target
+ * applies natively. Else the plan's rows in the ledger: their page list is checked against the rows hash
+ * now, and each page's text against its hash just before a batch writes from it (no pass over the whole
+ * plan before the first write). A rollback of a plan made before page hashes has nothing to check against.
+ */
+function planSource(ledger: Ledger, target: Target, run: RunRow, plan: PlanRow, direction: 'apply' | 'rollback'): PlanSource {
+  if (plan.nativeFileHash !== null && target.nativeBatch) {
+    const path = nativePlanPath(ledger.path, plan.nativeFileHash);
+    const problem = checkSealed(path, plan.nativeFileHash);
+    if (problem) throw tampered(plan, problem, direction);
+    return { native: { path, id: plan.id } };
+  }
+  if (plan.rowsPages === null) return { native: null, check: undefined };
+  const pages = ledger.planPages(plan.dryRunId);
+  if (rowsHashOf(pages) !== plan.rowsHash) throw tampered(plan, 'its page hashes in the ledger were changed after it was made', direction);
+  return { native: null, check: pageChecker(ledger, plan.dryRunId, pages, (what) => tamperedPage(plan, run.id, what, direction)) };
 }
 
 /** A page of plan rows, and the last seq looked at (null when there is nothing after `afterSeq`). */
@@ -161,13 +181,16 @@ export interface Page {
  * The changed plan rows in a slice, `limit` at a time: the same batches as the native path (the next
  * `limit` rows of the slice after a seq), so either can tell where a cut-off batch ended.
  */
-function slicePages(ledger: Ledger, dryRunId: string, slice: Slice, skip?: Set<number>): (afterSeq: number, limit: number) => Page {
+function slicePages(ledger: Ledger, dryRunId: string, slice: Slice, skip?: Set<number>, check?: PageCheck): (afterSeq: number, limit: number) => Page {
   const keep = inSlice(slice);
   return (after, limit) => {
     const rows: PlanRowRecord[] = [];
     let scannedTo: number | null = null;
     for (;;) {
       const raw = ledger.planRows(dryRunId, after, limit, 'changed');
+      // Every page the rows used here come from (with none left, every page after `after`).
+      const last = raw.length ? raw[raw.length - 1]!.seq : null;
+      check?.(after, slice.upTo === undefined ? last : Math.min(last ?? slice.upTo, slice.upTo));
       if (raw.length === 0) return { rows, scannedTo };
       for (const r of raw) {
         if (slice.upTo !== undefined && r.seq > slice.upTo) return { rows, scannedTo };
@@ -291,13 +314,14 @@ async function writeLoop(
   run: RunRow,
   ctl: RunControl,
   pc: PlanContext,
-  native: NativePlanRef | null,
+  source: PlanSource,
   direction: 'apply' | 'rollback',
   range: { slice: Slice; skip?: Set<number> },
   o: { batchSize: number; throttle?: ThrottleOptions },
 ): Promise<RunOutcome> {
   const throttle = new Throttle(o.throttle ?? {}, o.batchSize, target.healthCheck?.bind(target));
-  const next = native ? nativeBatches(target, native, pc, direction, range.slice, range.skip) : jsonBatches(target, pc, direction, slicePages(ledger, pc.plan.dryRunId, range.slice, range.skip));
+  const { native, check } = source;
+  const next = native ? nativeBatches(target, native, pc, direction, range.slice, range.skip) : jsonBatches(target, pc, direction, slicePages(ledger, pc.plan.dryRunId, range.slice, range.skip, check));
   try {
     return await casLoop(ledger, run, ctl, direction, next, o.batchSize, throttle);
   } finally {
@@ -309,8 +333,8 @@ export async function runApply(ledger: Ledger, target: Target, run: RunRow, ctl:
   const o = run.options as unknown as ApplyOptions;
   const pc = planContext(ledger.requirePlan(run.planId!));
   // Checked on every start and resume: a plan edited while a run was paused or cut off is refused too.
-  const native = await checkPlanApplicable(ledger, target, pc);
-  const out = await writeLoop(ledger, target, run, ctl, pc, native, 'apply', { slice: sliceOf(ledger, pc.plan.dryRunId, o) }, o);
+  const source = await checkPlanApplicable(ledger, target, run, pc);
+  const out = await writeLoop(ledger, target, run, ctl, pc, source, 'apply', { slice: sliceOf(ledger, pc.plan.dryRunId, o) }, o);
   if (out.status !== 'completed' || !isCanary(o)) return out;
   // The canary slice is in: re-read every row it wrote; anything but the planned after-state halts here.
   const check = await verifyApplied(ledger, target, ledger.requireRun(run.id), pc);
@@ -355,11 +379,11 @@ export async function runRollback(ledger: Ledger, target: Target, run: RunRow, c
   const pc = planContext(ledger.requirePlan(parent.planId!));
   const now = await target.tableSchema(pc.scan.table);
   if (now.fingerprint !== pc.schema.fingerprint) throw schemaDrift(pc.schema, now);
-  // The before-images come from the native file when the target applies natively: check it first.
-  const native = checkedNativePlan(ledger, target, pc.plan, 'rollback');
+  // The before-images come from the plan: check the part this target writes from first.
+  const source = planSource(ledger, target, run, pc.plan, 'rollback');
   // Throttled as its apply was (the engine copies the apply's throttle options), and tunable (`redress tune`).
   const o = run.options as { batchSize: number; throttle?: ThrottleOptions };
-  return writeLoop(ledger, target, run, ctl, pc, native, 'rollback', appliedRange(ledger, parent, { withUncheckpointedBatch: true }), o);
+  return writeLoop(ledger, target, run, ctl, pc, source, 'rollback', appliedRange(ledger, parent, { withUncheckpointedBatch: true }), o);
 }
 
 /**

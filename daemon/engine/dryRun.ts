@@ -8,7 +8,7 @@ import { schemaDrift } from '../targets/schemaDrift';
 import { addToSummary, evaluateBatch } from './evaluate';
 import { canaryPlace } from './apply';
 import { NativePlanWriter, type NativeRow } from './nativePlan';
-import { planContentHash, planIdOf, planRowsHash } from './planHash';
+import { planContentHash, planIdOf, planPageHashes, rowsHashOf } from './planHash';
 import { prepare, rowTokenizer } from './prepare';
 import type { RunControl, RunOutcome } from './runControl';
 
@@ -97,12 +97,14 @@ export async function runDryRun(ledger: Ledger, target: Target, run: RunRow, ctl
       }
     }
     const header = { codeHash: p.codeHash, manifest: JSON.stringify(p.manifest), fingerprint: p.schema.fingerprint, target: target.description };
-    const rows = planRowsHash(ledger, run.id);
+    const pages = planPageHashes(ledger, run.id);
+    const rowsHash = rowsHashOf(pages);
     const nativeFileHash = native ? native.seal() : null;
-    const hash = planContentHash(header, rows.hash, nativeFileHash);
-    const changes = rows.changes;
+    const hash = planContentHash(header, rowsHash, nativeFileHash);
+    const changes = pages.reduce((n, pg) => n + pg.rows, 0);
     const planId = planIdOf(hash);
     ledger.tx(() => {
+      ledger.insertPlanPages(run.id, pages);
       if (!ledger.plan(planId)) {
         ledger.insertPlan({
           id: planId,
@@ -117,10 +119,17 @@ export async function runDryRun(ledger: Ledger, target: Target, run: RunRow, ctl
           tableSchema: JSON.stringify(p.schema),
           changes,
           createdAt: new Date().toISOString(),
-          rowsHash: rows.hash,
+          rowsHash,
+          rowsPages: pages.length,
           nativeFileHash,
         });
-        ledger.append(null, 'plan-created', { planId, contentHash: hash, dryRunId: run.id, correctionId: p.manifest.id, changes, rowsHash: rows.hash, nativeFileHash });
+        ledger.append(null, 'plan-created', { planId, contentHash: hash, dryRunId: run.id, correctionId: p.manifest.id, changes, rowsHash, nativeFileHash });
+      } else {
+        // The same plan again (same code, schema and planned rows): it now reads its rows from this
+        // dry-run's, just written and hashed. Making a new plan is what a tampered plan's message
+        // advises, and it must work even though the content, and so the plan id, is the same.
+        ledger.repointPlan(planId, run.id, pages.length);
+        ledger.append(null, 'plan-remade', { planId, contentHash: hash, dryRunId: run.id });
       }
       ledger.db.prepare('UPDATE runs SET plan_id = ? WHERE id = ?').run(planId, run.id);
     });

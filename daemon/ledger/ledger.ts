@@ -55,8 +55,10 @@ export interface PlanRow {
   tableSchema: string;
   changes: number;
   createdAt: string;
-  /** Hash of the changed plan rows (planRowsHash); null for plans made before it was recorded. */
+  /** Hash of the changed plan rows: over the hashes of their pages (planPageHashes); null for plans made before it was recorded. */
   rowsHash: string | null;
+  /** How many pages rowsHash covers (plan_pages); null for plans whose rows hash was over the whole text. */
+  rowsPages: number | null;
   /** Hash of the sealed native plan file's bytes; null when the target applies through JavaScript. */
   nativeFileHash: string | null;
 }
@@ -65,6 +67,23 @@ export interface PlanRow {
 export interface RowOutcome {
   seq: number;
   outcome: string;
+}
+
+/** Changed rows per plan page: the unit the rows hash is made of and apply checks before writing. */
+export const PAGE_ROWS = 400;
+
+/** The text of a page of plan rows (Ledger.planPageText): `last` is its last seq. */
+export interface PageText {
+  last: number;
+  rows: number;
+  text: string;
+}
+
+/** A page of plan rows as the plan records it: its last seq, its row count and the sha-256 of its text. */
+export interface PlanPage {
+  last: number;
+  rows: number;
+  hash: string;
 }
 
 export interface PlanRowRecord {
@@ -292,19 +311,37 @@ export class Ledger {
    * stay small enough (about 100 KB) for V8's young generation, so a pass over a large plan does not
    * leave tens of megabytes of dead pages waiting for a full collection.
    */
-  *planHashPages(runId: string): Generator<{ text: string; rows: number }> {
-    const st = this.stmt(
-      `SELECT max(seq) AS last, count(*) AS n, group_concat(line, '' ORDER BY seq) AS text FROM (
-         SELECT seq, char(10) || seq || char(0) || key || char(0) || before_hash || char(0) || after_hash || char(0) || before || char(0) || after AS line
-         FROM plan_rows WHERE run_id = ? AND status = 'changed' AND seq > ? ORDER BY seq LIMIT 400)`,
-    );
-    let after = -1;
-    for (;;) {
-      const page = st.get(runId, after) as { last: number | null; n: number; text: string | null };
-      if (page.n === 0) return;
-      yield { text: page.text!, rows: page.n };
-      after = page.last!;
+  *planHashPages(runId: string): Generator<PageText> {
+    for (let after = -1; ; ) {
+      const page = this.planPageText(runId, after, Number.MAX_SAFE_INTEGER, PAGE_ROWS);
+      if (page.rows === 0) return;
+      yield page;
+      after = page.last;
     }
+  }
+
+  /** The text of the changed plan rows after `afterSeq`, up to `upToSeq` and at most `limit` of them (see planHashPages). */
+  planPageText(runId: string, afterSeq: number, upToSeq: number, limit: number): PageText {
+    const page = this.stmt(
+      `SELECT max(seq) AS last, count(*) AS rows, group_concat(line, '' ORDER BY seq) AS text FROM (
+         SELECT seq, char(10) || seq || char(0) || key || char(0) || before_hash || char(0) || after_hash || char(0) || before || char(0) || after AS line
+         FROM plan_rows WHERE run_id = ? AND status = 'changed' AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?)`,
+    ).get(runId, afterSeq, upToSeq, limit) as { last: number | null; rows: number; text: string | null };
+    return { last: page.last ?? afterSeq, rows: page.rows, text: page.text ?? '' };
+  }
+
+  insertPlanPages(dryRunId: string, pages: PlanPage[]): void {
+    const st = this.db.prepare('INSERT INTO plan_pages (dry_run_id, last_seq, rows, hash) VALUES (?, ?, ?, ?)');
+    for (const p of pages) st.run(dryRunId, p.last, p.rows, p.hash);
+  }
+
+  /** A plan made again by a later dry-run: it reads its rows (the same content) from that dry-run's from now on. */
+  repointPlan(planId: string, dryRunId: string, rowsPages: number): void {
+    this.db.prepare('UPDATE plans SET dry_run_id = ?, rows_pages = ? WHERE id = ?').run(dryRunId, rowsPages, planId);
+  }
+
+  planPages(dryRunId: string): PlanPage[] {
+    return this.db.prepare('SELECT last_seq AS last, rows, hash FROM plan_pages WHERE dry_run_id = ? ORDER BY last_seq').all(dryRunId) as PlanPage[];
   }
 
   private readonly stmts = new Map<string, Database.Statement>();
@@ -321,9 +358,9 @@ export class Ledger {
   insertPlan(p: PlanRow): void {
     this.db
       .prepare(
-        'INSERT INTO plans (id, content_hash, dry_run_id, correction_id, correction_path, code_hash, code, manifest, target, table_schema, changes, created_at, rows_hash, native_file_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO plans (id, content_hash, dry_run_id, correction_id, correction_path, code_hash, code, manifest, target, table_schema, changes, created_at, rows_hash, native_file_hash, rows_pages) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       )
-      .run(p.id, p.contentHash, p.dryRunId, p.correctionId, p.correctionPath, p.codeHash, p.code, p.manifest, p.target, p.tableSchema, p.changes, p.createdAt, p.rowsHash, p.nativeFileHash);
+      .run(p.id, p.contentHash, p.dryRunId, p.correctionId, p.correctionPath, p.codeHash, p.code, p.manifest, p.target, p.tableSchema, p.changes, p.createdAt, p.rowsHash, p.nativeFileHash, p.rowsPages);
   }
 
   plan(id: string): PlanRow | undefined {
@@ -344,6 +381,7 @@ export class Ledger {
       createdAt: r.created_at as string,
       rowsHash: (r.rows_hash as string | null) ?? null,
       nativeFileHash: (r.native_file_hash as string | null) ?? null,
+      rowsPages: (r.rows_pages as number | null) ?? null,
     };
   }
 
@@ -351,11 +389,6 @@ export class Ledger {
     const p = this.plan(id);
     if (!p) throw new RedressError('PLAN_NOT_FOUND', `No plan ${id} in the ledger. A dry-run makes a plan; list them with \`redress runs\`.`);
     return p;
-  }
-
-  planForDryRun(dryRunId: string): PlanRow | undefined {
-    const r = this.db.prepare('SELECT id FROM plans WHERE dry_run_id = ?').get(dryRunId) as { id: string } | undefined;
-    return r ? this.plan(r.id) : undefined;
   }
 
   plans(): PlanRow[] {
@@ -410,7 +443,7 @@ export class Ledger {
    * Checks that the tables the engine works from (runs, plans, row_outcomes) say what the event chain
    * says: each run's kind, options, status, checkpoint and counts are those of its last events; its row
    * outcomes are those its progress events recorded; each plan was announced by a plan-created event with
-   * its content hash, and its stored code hashes to its code hash. An edit to those tables, or events cut
+   * its content hash (and its dry-run is the one that event, or the last plan-remade event, names), and its stored code hashes to its code hash. An edit to those tables, or events cut
    * from the end of the chain, shows up here. (Whole runs cut from the end together with their rows in
    * runs cannot be told from a shorter history: that needs a copy of the chain head kept elsewhere.)
    */
@@ -428,7 +461,8 @@ export class Ledger {
     for (const e of this.db.prepare('SELECT run_id, kind, data FROM events ORDER BY seq').iterate() as Iterable<{ run_id: string | null; kind: string; data: string }>) {
       const data = JSON.parse(e.data) as Record<string, unknown>;
       if (e.run_id === null) {
-        if (e.kind === 'plan-created') planEvents.set(data.planId as string, data);
+        // A plan made again by a later dry-run reads its rows from that one (see repointPlan).
+        if (e.kind === 'plan-created' || e.kind === 'plan-remade') planEvents.set(data.planId as string, { ...planEvents.get(data.planId as string), ...data });
         continue;
       }
       let s = seen.get(e.run_id);

@@ -10,7 +10,7 @@ import { VERSION } from '../version';
 import { Sandbox } from '../sandbox/sandbox';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileHash, nativePlanPath } from '../engine/nativePlan';
-import { planContentHash, planIdOf, planRowsHash } from '../engine/planHash';
+import { planContentHash, planIdOf, planPageHashes, rowsHashOf } from '../engine/planHash';
 import { snapshotRequest } from '../targets/snapshot';
 
 export type Handlers = { [M in Exclude<Method, 'subscribe' | 'unsubscribe'>]: (p: ParsedParams<M>) => Promise<Result<M>> | Result<M> };
@@ -104,9 +104,10 @@ export function makeHandlers(d: { engine: Engine; ledger: Ledger; workspace: str
 
 /** What `ledger verify` finds wrong with a plan: its rows, its native file, or its record edited. */
 function planProblems(ledger: Ledger, plan: PlanRow): string[] {
-  if (plan.rowsHash === null) return [`plan ${plan.id}: made by an earlier version of Redress, without the hashes this one checks; make a new plan with a dry-run`];
+  if (plan.rowsHash === null || plan.rowsPages === null) return [`plan ${plan.id}: made by an earlier version of Redress, without the hashes this one checks; make a new plan with a dry-run`];
   const problems: string[] = [];
-  if (planRowsHash(ledger, plan.dryRunId).hash !== plan.rowsHash) problems.push(`plan ${plan.id}: its rows were edited (content hash mismatch)`);
+  if (rowsHashOf(ledger.planPages(plan.dryRunId)) !== plan.rowsHash) problems.push(`plan ${plan.id}: its page hashes were edited (content hash mismatch)`);
+  else if (rowsHashOf(planPageHashes(ledger, plan.dryRunId)) !== plan.rowsHash) problems.push(`plan ${plan.id}: its rows were edited (content hash mismatch)`);
   if (plan.nativeFileHash !== null) {
     const path = nativePlanPath(ledger.path, plan.nativeFileHash);
     if (!existsSync(path)) problems.push(`plan ${plan.id}: its native plan file ${path} is missing`);

@@ -56,10 +56,26 @@ describe('ledger verify', () => {
     assert.deepEqual(await problems(), []);
   });
 
-  test('a second dry-run of the same correction (the same plan, no new plan-created event) verifies', async () => {
+  test('a second dry-run of the same correction (the same plan, made again from its rows) verifies', async () => {
     const second = await dryRun(d.client, ws.correction('lower', CORRECTION));
     assert.equal(second.planId, runs.planId, 'the same rows make the same plan');
     assert.deepEqual(await problems(), []);
+  });
+
+  test("a plan pointed at another dry-run's rows in the plans table (no plan-remade event) is reported", async () => {
+    const l = new Database(`${ws.dir}/.redress/ledger.sqlite`, { readonly: true });
+    const first = (l.prepare(`SELECT id FROM runs WHERE kind = 'dry-run' ORDER BY created_at LIMIT 1`).get() as { id: string }).id;
+    l.close();
+    await dryRun(d.client, ws.correction('lower', CORRECTION)); // the plan now reads its rows from this one
+    edit(`UPDATE plans SET dry_run_id = ? WHERE id = ?`, first, runs.planId);
+    assert.match((await problems()).join('\n'), new RegExp(`plan ${runs.planId}: no plan-created event records it with this content hash`));
+  });
+
+  test("a plan's page hashes edited are reported", async () => {
+    edit(`UPDATE plan_pages SET hash = ? WHERE dry_run_id = (SELECT dry_run_id FROM plans WHERE id = ?)`, '0'.repeat(64), runs.planId);
+    const p = await problems();
+    assert.equal(p.length, 1, p.join('\n'));
+    assert.match(p[0]!, new RegExp(`plan ${runs.planId}: its page hashes were edited`));
   });
 
   test('a run whose counts were edited in the runs table is reported', async () => {
@@ -101,7 +117,7 @@ describe('ledger verify', () => {
   });
 
   test('a plan inserted without its plan-created event is reported', async () => {
-    edit(`INSERT INTO plans SELECT 'plan_forged', content_hash, dry_run_id, correction_id, correction_path, code_hash, code, manifest, target, table_schema, changes, created_at, rows_hash, native_file_hash FROM plans WHERE id = ?`, runs.planId);
+    edit(`INSERT INTO plans SELECT 'plan_forged', content_hash, dry_run_id, correction_id, correction_path, code_hash, code, manifest, target, table_schema, changes, created_at, rows_hash, native_file_hash, rows_pages FROM plans WHERE id = ?`, runs.planId);
     assert.match((await problems()).join('\n'), /plan plan_forged: no plan-created event records it/);
   });
 
