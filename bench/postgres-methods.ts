@@ -5,7 +5,8 @@
 //    by a JSON parameter (json_populate_record; the target uses it only to normalize values a transform
 //    returns, not to write them), and by a VALUES list;
 //  - the compare-and-set check: each row's token as 'pg1:' hex text with RETURNING of every written row,
-//    against its SHA-256 digest from a binary bytea[] parameter with only the count (what casWrite does).
+//    against its SHA-256 digest from a binary bytea[] parameter with only the count (what casWrite does),
+//    and no check at all (the floor of a batched keyed UPDATE); each against one set-based UPDATE.
 // Run: node --import tsx bench/postgres-methods.ts   (BENCH_ROWS, REDRESS_TEST_PG to change)
 import pg from 'pg';
 
@@ -129,6 +130,8 @@ async function main(): Promise<void> {
         values: [b.ids, b.hex, b.names],
         rowMode: 'array',
       }),
+    'no check at all (the floor)': (b) =>
+      c.query({ name: 'cas_none', text: `UPDATE items AS t SET name = u.n::text FROM unnest($1::text[], $2::text[]) AS u(id, n) WHERE t.id = u.id::int8`, values: [b.ids, b.names] }),
     'digest bytea[] (binary), count only': (b) =>
       c.query({
         name: 'cas_digest',
@@ -151,6 +154,12 @@ async function main(): Promise<void> {
   }
   const bestCas = Math.min(...casResults.map((r) => r[1]));
   for (const [name, ms] of casResults) console.log(`compare-and-set: ${name.padEnd(38)} ${Math.round(ROWS / (ms / 1000)).toLocaleString('en-US').padStart(9)} rows/s  ${(ms / bestCas).toFixed(2)}x the fastest`);
+  // Where a batched apply's time goes: batches keyed by the primary key against one set-based UPDATE.
+  await reset();
+  await c.query('CHECKPOINT').catch(() => {});
+  const setMs = await time(async () => void (await c.query('UPDATE items SET name = lower(name)')));
+  console.log(`set-based UPDATE of every row:                          ${Math.round(ROWS / (setMs / 1000)).toLocaleString('en-US').padStart(9)} rows/s`);
+  for (const [name, ms] of casResults) console.log(`  batches, ${name.padEnd(45)} ${(ms / setMs).toFixed(2)}x the set-based UPDATE`);
   await c.query('DROP SCHEMA redress_bench_methods CASCADE');
   await c.end();
 }

@@ -1,11 +1,12 @@
 // Redress on PostgreSQL: a 1,000,000-row table, a correction lowercasing a text column.
 //   1. one set-based UPDATE (the baseline), on an identical copy of the table;
 //   2. Redress apply: compare-and-set per row, before-images (the plan), checkpoints, one transaction per batch;
+//      then its rollback, then the same plan again with batches adapting to a target duration;
 //   3. the per-row loop teams write today (SELECT, then UPDATE, one autocommit statement each), timed on
 //      50,000 rows and scaled.
 // Prints rows/s and each against the baseline, measured in the same run on this machine.
 // `npm run bench` runs it after the SQLite bench (bench/run.ts); alone:
-//   node --import tsx bench/postgres.ts   (BENCH_PG_ROWS, BENCH_LOOP_ROWS, BENCH_BATCH, REDRESS_TEST_PG)
+//   node --import tsx bench/postgres.ts   (BENCH_PG_ROWS, BENCH_LOOP_ROWS, BENCH_BATCH, BENCH_ADAPT_MS, REDRESS_TEST_PG)
 // An unreachable server is an error that says so and how to start it (pgSchema), never a silent skip.
 import pg from 'pg';
 import { dryRun, runToEnd, startTestDaemon, type Workspace } from '../test/helpers/harness';
@@ -14,6 +15,9 @@ import { pgSchema, pgWorkspace } from '../test/helpers/pg';
 const ROWS = Number(process.env.BENCH_PG_ROWS ?? process.env.BENCH_ROWS ?? 1_000_000);
 const LOOP_ROWS = Math.min(ROWS, Number(process.env.BENCH_LOOP_ROWS ?? 50_000));
 const BATCH = Number(process.env.BENCH_BATCH ?? 2000);
+// The same plan applied again with `throttle.targetBatchMs` (the batch size grows from BATCH while
+// batches finish faster than this, up to 10,000 rows): how a long backfill would usually run.
+const ADAPT_MS = Number(process.env.BENCH_ADAPT_MS ?? 100);
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const line = (label: string, value: string) => console.log(`${label.padEnd(62)} ${value}`);
@@ -62,8 +66,26 @@ export default defineCorrection<{ id: number; name: string }>({
       const applyMs = performance.now() - t;
       if (applied.apply.applied !== ROWS) throw new Error(`apply wrote ${applied.apply.applied} rows, expected ${ROWS}: ${applied.message}`);
       line('Redress apply (compare-and-set, before-images, checkpoints)', `${fmt(applyMs)} ms  ${fmt((ROWS / applyMs) * 1000)} rows/s`);
-      const same = await s.sql(`SELECT count(*)::int AS n FROM items i JOIN items_baseline b USING (id) WHERE i.name = b.name`);
-      if (same.rows[0]!.n !== ROWS) throw new Error('Redress and the set-based UPDATE disagree');
+      const same = async () => {
+        const r = await s.sql(`SELECT count(*)::int AS n FROM items i JOIN items_baseline b USING (id) WHERE i.name = b.name`);
+        if (r.rows[0]!.n !== ROWS) throw new Error('Redress and the set-based UPDATE disagree');
+      };
+      await same();
+
+      // ---- 2b. rollback, then the same plan with batches that adapt to a target duration ----
+      await s.sql('CHECKPOINT').catch(() => {});
+      t = performance.now();
+      const rolledBack = await runToEnd(d.client, d.client.request('rollback', { runId: applied.id }));
+      const rollbackMs = performance.now() - t;
+      if (rolledBack.apply.applied !== ROWS) throw new Error(`rollback restored ${rolledBack.apply.applied} rows: ${rolledBack.message}`);
+      line('Redress rollback (compare-and-set from the before-images)', `${fmt(rollbackMs)} ms  ${fmt((ROWS / rollbackMs) * 1000)} rows/s`);
+      await s.sql('CHECKPOINT').catch(() => {});
+      t = performance.now();
+      const adaptive = await runToEnd(d.client, d.client.request('apply', { planId: dry.planId!, throttle: { targetBatchMs: ADAPT_MS } }));
+      const adaptiveMs = performance.now() - t;
+      if (adaptive.apply.applied !== ROWS) throw new Error(`adaptive apply wrote ${adaptive.apply.applied} rows: ${adaptive.message}`);
+      line(`Redress apply, batches adapting to ${ADAPT_MS} ms (up to 10,000 rows)`, `${fmt(adaptiveMs)} ms  ${fmt((ROWS / adaptiveMs) * 1000)} rows/s`);
+      await same();
 
       // ---- 3. per-row loop ----
       const c = new pg.Client({ connectionString: s.url });
@@ -80,6 +102,8 @@ export default defineCorrection<{ id: number; name: string }>({
 
       console.log('');
       line('Redress apply / set-based UPDATE', `${(applyMs / baselineMs).toFixed(2)}x   (target <= 2.5)`);
+      line(`Redress apply, batches adapting to ${ADAPT_MS} ms / set-based UPDATE`, `${(adaptiveMs / baselineMs).toFixed(2)}x`);
+      line('Redress rollback / set-based UPDATE', `${(rollbackMs / baselineMs).toFixed(2)}x`);
       line('per-row loop / set-based UPDATE', `${(loopMs / baselineMs).toFixed(2)}x`);
       line('per-row loop / Redress apply', `${(loopMs / applyMs).toFixed(2)}x`);
       line('(dry-run + apply) / set-based UPDATE', `${((dryMs + applyMs) / baselineMs).toFixed(2)}x`);
