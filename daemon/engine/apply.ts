@@ -110,8 +110,8 @@ export function planContext(plan: PlanRow): PlanContext {
 
 /** What to do about a plan that no longer holds what was reviewed: a new plan for an apply; for a rollback, the same before-images back. */
 function tamperedAdvice(plan: PlanRow, run: 'apply' | 'rollback'): string {
-  if (run === 'apply') return 'Do not apply it: run `redress ledger verify`, find out who changed it, and make a new plan with a dry-run.';
-  const from = plan.nativeFileHash ? `the plan file from a backup (its sha-256 is ${plan.nativeFileHash})` : 'the ledger (.redress/ledger.sqlite) from a backup';
+  if (run === 'apply') return 'Do not apply it as it is: run `redress ledger verify` and find out who changed it; then make a new plan with a dry-run.';
+  const from = plan.nativeFileHash ? `the plan file from a backup (its sha-256 is ${plan.nativeFileHash})` : 'the edited plan rows from a backup of .redress/ledger.sqlite';
   return `Its before-images are what this rollback restores, and a new dry-run cannot make them again: put back ${from}, then resume this rollback.`;
 }
 
@@ -119,13 +119,16 @@ const tampered = (plan: PlanRow, what: string, run: 'apply' | 'rollback' = 'appl
   new RedressError('PLAN_TAMPERED', `Plan ${plan.id} is not the plan that was made: ${what}. Nothing was written. ${tamperedAdvice(plan, run)}`);
 
 /** A page found changed in the middle of a run: the batches before it were checked and wrote reviewed rows. */
-const tamperedPage = (plan: PlanRow, runId: string, what: string, run: 'apply' | 'rollback') =>
-  new RedressError(
-    'PLAN_TAMPERED',
-    `Plan ${plan.id} is not the plan that was made: ${what}. Run ${runId} stopped before writing any of those rows; ` +
-      `every row it wrote before came from pages that were checked and hold what was reviewed. ${tamperedAdvice(plan, run)}` +
-      (run === 'apply' ? ` To undo what this run wrote: \`redress rollback ${runId}\`.` : ''),
-  );
+function tamperedPage(ledger: Ledger, plan: PlanRow, runId: string, what: string, run: 'apply' | 'rollback'): RedressError {
+  const written = ledger.requireRun(runId).apply.applied;
+  const before = written > 0 ? ` The ${written} row(s) it ${run === 'apply' ? 'wrote' : 'restored'} before came from pages that checked clean.` : ' It wrote nothing.';
+  const next =
+    run === 'rollback'
+      ? ` ${tamperedAdvice(plan, run)}`
+      : ' Run `redress ledger verify` and find out who changed it. Then put the rows back from a backup of .redress/ledger.sqlite and resume this run, or make a new plan with a dry-run' +
+        (written > 0 ? `: it plans the rows still to change, keeping what this run wrote; to undo that first, \`redress rollback ${runId}\` before the dry-run.` : '.');
+  return new RedressError('PLAN_TAMPERED', `Plan ${plan.id} is not the plan that was made: ${what}. Run ${runId} stopped before writing any of those rows.${before}${next}`);
+}
 
 /** Where a run writes from, checked: the sealed native plan file, or the plan's rows in the ledger, page by page. */
 type PlanSource = { native: NativePlanRef; check?: undefined } | { native: null; check: PageCheck | undefined };
@@ -168,7 +171,7 @@ function planSource(ledger: Ledger, target: Target, run: RunRow, plan: PlanRow, 
   if (plan.rowsPages === null) return { native: null, check: undefined };
   const pages = ledger.planPages(plan.dryRunId);
   if (rowsHashOf(pages) !== plan.rowsHash) throw tampered(plan, 'its page hashes in the ledger were changed after it was made', direction);
-  return { native: null, check: pageChecker(ledger, plan.dryRunId, pages, (what) => tamperedPage(plan, run.id, what, direction)) };
+  return { native: null, check: pageChecker(ledger, plan.dryRunId, pages, (what) => tamperedPage(ledger, plan, run.id, what, direction)) };
 }
 
 /** A page of plan rows, and the last seq looked at (null when there is nothing after `afterSeq`). */

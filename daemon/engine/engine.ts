@@ -219,6 +219,17 @@ export class Engine {
     if (!['paused', 'interrupted', 'halted', 'failed'].includes(run.status)) {
       throw new RedressError('RUN_STATE', `Run ${runId} is ${run.status}; only paused, interrupted, halted or failed runs can be resumed.`);
     }
+    if (run.kind === 'apply') {
+      // Resuming would write again, behind the rollback's back, rows it restored: the table would end
+      // half-corrected under a run that says it completed.
+      const rollback = this.ledger.rollbackOf(runId);
+      if (rollback) {
+        throw new RedressError(
+          'RUN_STATE',
+          `Run ${runId} was rolled back by ${rollback}, so it cannot be resumed: that would apply again part of what the rollback restored. To apply the plan, start a new run: \`redress apply ${run.planId}\`.`,
+        );
+      }
+    }
     this.ensureNotBusy(run.correctionId);
     const lock = run.kind === 'apply' || run.kind === 'rollback' ? await this.lockRun(run.planId!) : undefined;
     try {

@@ -57,7 +57,9 @@ export function pageChecker(ledger: Ledger, dryRunId: string, pages: PlanPage[],
       const prev = i ? pages[i - 1]!.last : -1;
       if (!checked.has(i)) {
         const now = ledger.planPageText(dryRunId, prev, pages[i]!.last, pages[i]!.rows + 1);
-        if (now.rows !== pages[i]!.rows || sha256(now.text) !== pages[i]!.hash) throw changed(`its rows after seq ${prev} up to seq ${pages[i]!.last} in the ledger were changed after it was made`);
+        if (now.rows !== pages[i]!.rows || sha256(now.text) !== pages[i]!.hash) {
+          throw changed(`its rows ${prev < 0 ? '' : `after seq ${prev} `}up to seq ${pages[i]!.last} in the ledger were changed after it was made`);
+        }
         checked.add(i);
       }
       if (pages[i]!.last >= to) return;

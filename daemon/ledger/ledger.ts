@@ -335,6 +335,17 @@ export class Ledger {
     for (const p of pages) st.run(dryRunId, p.last, p.rows, p.hash);
   }
 
+  /** The first rollback run started for an apply run, if any. */
+  rollbackOf(applyRunId: string): string | undefined {
+    const r = this.db.prepare(`SELECT id FROM runs WHERE kind = 'rollback' AND parent_run_id = ? ORDER BY created_at LIMIT 1`).get(applyRunId) as { id: string } | undefined;
+    return r?.id;
+  }
+
+  /** The dry-runs whose rows make a plan: the one it reads them from now and any earlier one that made it. */
+  dryRunsOfPlan(planId: string): string[] {
+    return (this.db.prepare(`SELECT id FROM runs WHERE kind = 'dry-run' AND plan_id = ? ORDER BY created_at`).all(planId) as { id: string }[]).map((r) => r.id);
+  }
+
   /** A plan made again by a later dry-run: it reads its rows (the same content) from that dry-run's from now on. */
   repointPlan(planId: string, dryRunId: string, rowsPages: number): void {
     this.db.prepare('UPDATE plans SET dry_run_id = ?, rows_pages = ? WHERE id = ?').run(dryRunId, rowsPages, planId);

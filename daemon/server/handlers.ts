@@ -106,8 +106,20 @@ export function makeHandlers(d: { engine: Engine; ledger: Ledger; workspace: str
 function planProblems(ledger: Ledger, plan: PlanRow): string[] {
   if (plan.rowsHash === null || plan.rowsPages === null) return [`plan ${plan.id}: made by an earlier version of Redress, without the hashes this one checks; make a new plan with a dry-run`];
   const problems: string[] = [];
-  if (rowsHashOf(ledger.planPages(plan.dryRunId)) !== plan.rowsHash) problems.push(`plan ${plan.id}: its page hashes were edited (content hash mismatch)`);
-  else if (rowsHashOf(planPageHashes(ledger, plan.dryRunId)) !== plan.rowsHash) problems.push(`plan ${plan.id}: its rows were edited (content hash mismatch)`);
+  // Every dry-run that made this plan keeps the plan's rows (the plan reads them from its latest one):
+  // an edit to an earlier copy is evidence too.
+  for (const dryRunId of ledger.dryRunsOfPlan(plan.id)) {
+    const whose = dryRunId === plan.dryRunId ? 'its rows' : `the copy of its rows kept by dry-run ${dryRunId}`;
+    const recorded = ledger.planPages(dryRunId);
+    if (rowsHashOf(recorded) !== plan.rowsHash) {
+      problems.push(`plan ${plan.id}: the page hashes of ${whose} were edited (content hash mismatch)`);
+      continue;
+    }
+    const now = planPageHashes(ledger, dryRunId);
+    const bad = recorded.findIndex((p, i) => now[i]?.hash !== p.hash || now[i]?.rows !== p.rows || now[i]?.last !== p.last);
+    if (bad >= 0) problems.push(`plan ${plan.id}: ${whose} were edited (content hash mismatch), in the page of rows ${bad ? `after seq ${recorded[bad - 1]!.last} ` : ''}up to seq ${recorded[bad]!.last}`);
+    else if (now.length > recorded.length) problems.push(`plan ${plan.id}: ${whose} were edited (content hash mismatch): changed rows were added after seq ${recorded.at(-1)?.last ?? -1}`);
+  }
   if (plan.nativeFileHash !== null) {
     const path = nativePlanPath(ledger.path, plan.nativeFileHash);
     if (!existsSync(path)) problems.push(`plan ${plan.id}: its native plan file ${path} is missing`);

@@ -75,7 +75,18 @@ describe('ledger verify', () => {
     edit(`UPDATE plan_pages SET hash = ? WHERE dry_run_id = (SELECT dry_run_id FROM plans WHERE id = ?)`, '0'.repeat(64), runs.planId);
     const p = await problems();
     assert.equal(p.length, 1, p.join('\n'));
-    assert.match(p[0]!, new RegExp(`plan ${runs.planId}: its page hashes were edited`));
+    assert.match(p[0]!, new RegExp(`plan ${runs.planId}: the page hashes of its rows were edited`));
+  });
+
+  test("an edit to an earlier dry-run's copy of a plan's rows is still reported after a new dry-run makes the plan again", async () => {
+    const l = new Database(`${ws.dir}/.redress/ledger.sqlite`, { readonly: true });
+    const first = (l.prepare(`SELECT id FROM runs WHERE kind = 'dry-run' ORDER BY created_at LIMIT 1`).get() as { id: string }).id;
+    l.close();
+    edit(`UPDATE plan_rows SET after = '{"email":"attacker@example.com"}' WHERE run_id = ? AND seq = (SELECT max(seq) FROM plan_rows WHERE run_id = ? AND status = 'changed')`, first, first);
+    await dryRun(d.client, ws.correction('lower', CORRECTION)); // the plan now reads its rows from this one
+    const p = await problems();
+    assert.equal(p.length, 1, p.join('\n'));
+    assert.match(p[0]!, new RegExp(`plan ${runs.planId}: the copy of its rows kept by dry-run ${first} were edited \\(content hash mismatch\\), in the page of rows (after seq \\d+ )?up to seq \\d+`));
   });
 
   test('a run whose counts were edited in the runs table is reported', async () => {

@@ -40,7 +40,7 @@ const nthSeq = (dryRunId: string, n: number) =>
 
 const emails = async () => (await s.sql('SELECT email FROM people ORDER BY id')).rows.map((r: { email: string }) => r.email);
 
-test('a plan row edited in its third page: apply writes the two pages before it, halts, and never writes the edit', async () => {
+test('a plan row edited in its third page: apply writes the two pages before it, halts, never writes the edit; once rolled back it cannot be resumed', async () => {
   const { dryRunId, planId } = await plan();
   e.ledger.db.prepare(`UPDATE plan_rows SET after = '{"email":"attacker@example.com"}' WHERE run_id = ? AND seq = ?`).run(dryRunId, nthSeq(dryRunId, 2 * PAGE_ROWS + 50));
   const run = await e.run(e.engine.startApply({ planId }));
@@ -58,6 +58,11 @@ test('a plan row edited in its third page: apply writes the two pages before it,
   // What it wrote rolls back from pages that check clean.
   const rb = await e.run(e.engine.startFollowUp('rollback', run.id));
   assert.equal(rb.status, 'completed', rb.message ?? '');
+  assert.deepEqual(await tableText(s, 'people', 'id'), original);
+  // resuming-an-apply-that-was-rolled-back-is-refused: even with the ledger put back, it would write
+  // again, behind the rollback, part of what the rollback restored.
+  e.ledger.db.prepare(`UPDATE plan_rows SET after = '{"email":"person' || (seq + 1) || '@example.com"}' WHERE run_id = ? AND seq = ?`).run(dryRunId, nthSeq(dryRunId, 2 * PAGE_ROWS + 50));
+  await assert.rejects(e.engine.resume(run.id), (err: Error & { code?: string }) => err.code === 'RUN_STATE' && /was rolled back by rollback_\S+, so it cannot be resumed.*redress apply plan_/.test(err.message));
   assert.deepEqual(await tableText(s, 'people', 'id'), original);
 });
 
@@ -99,7 +104,7 @@ test('a before-image edited after apply: rollback restores the pages before it, 
   e.ledger.db.prepare(`UPDATE plan_rows SET before = '{"email":"attacker@example.com"}' WHERE run_id = ? AND seq = ?`).run(dryRunId, seq);
   const rb = await e.run(e.engine.startFollowUp('rollback', applied.id));
   assert.equal(rb.status, 'halted');
-  assert.match(rb.message!, /put back the ledger \(\.redress\/ledger\.sqlite\) from a backup, then resume this rollback/);
+  assert.match(rb.message!, /put back the edited plan rows from a backup of \.redress\/ledger\.sqlite, then resume this rollback/);
   assert.equal(rb.apply.applied, PAGE_ROWS);
   const now = await emails();
   assert.ok(!now.includes('attacker@example.com'));
