@@ -44,6 +44,7 @@ export function printRun(r: RunSummary): void {
   if (r.status === 'halted') lines.push(`  once the cause above is dealt with, resume with \`redress resume ${r.id}\` (or start a new run)`);
   if ((r.kind === 'apply' || r.kind === 'rollback') && r.apply.drifted > 0) lines.push(`  the drifted rows, not written: \`redress diffs ${r.id} --outcome drifted\``);
   if (r.kind === 'apply' && r.status === 'completed') lines.push(`  verify with \`redress verify ${r.id}\`, undo with \`redress rollback ${r.id}\``);
+  if (r.kind === 'rollback' && r.status === 'completed') lines.push(`  check that every row is back with \`redress verify ${r.id}\``);
   process.stdout.write(lines.join('\n') + '\n');
 }
 

@@ -122,6 +122,7 @@ describe('--help', () => {
 
 describe('--json prints one JSON object with the id and the counts', () => {
   let planId = '';
+  let rollbackRunId = '';
   let applyRunId = '';
 
   test('preview', async () => {
@@ -170,12 +171,24 @@ describe('--json prints one JSON object with the id and the counts', () => {
     hasCounts(o);
     assert.deepEqual([o.kind, o.status], ['rollback', 'completed']);
     assert.equal((o.apply as { applied: number }).applied, 28);
+    rollbackRunId = o.runId as string;
     const db = ws.db();
     try {
       assert.equal((db.prepare("SELECT count(*) AS n FROM accounts WHERE email <> lower(email)").get() as { n: bigint }).n, 28n, 'every row is back');
     } finally {
       db.close();
     }
+  });
+
+  test('after a rollback: its status says how to check it; resuming the apply it undid is refused (exit 2)', async () => {
+    const st = await cli(ws.dir, 'status', rollbackRunId);
+    assert.equal(st.status, 0, said(st));
+    assert.match(st.stdout, new RegExp(`check that every row is back with \`redress verify ${rollbackRunId}\``));
+    const r = await cli(ws.dir, 'resume', applyRunId);
+    assert.equal(r.status, 2, said(r));
+    // (A completed apply is refused for being completed; a halted or paused one for having been rolled
+    // back: test/postgres/planTamper.test.ts.)
+    assert.match(r.stderr, new RegExp(`Run ${applyRunId} is completed; only paused, interrupted, halted or failed runs can be resumed`));
   });
 
   test('an error is one JSON object too, with the code and the message', async () => {
