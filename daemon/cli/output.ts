@@ -41,7 +41,7 @@ export function printRun(r: RunSummary): void {
   else lines.push(`  rows ${c.scanned}  written ${r.apply.applied}  already so ${r.apply.alreadyApplied}  drifted ${r.apply.drifted}`);
   if (r.planId && r.kind === 'dry-run' && r.status === 'completed') lines.push(`  plan ${r.planId}: review with \`redress diffs ${r.id}\`, apply with \`redress apply ${r.planId}\``);
   if (r.status === 'paused' || r.status === 'interrupted') lines.push(`  resume with \`redress resume ${r.id}\``);
-  if (r.status === 'halted') lines.push(`  once the cause above is dealt with, resume with \`redress resume ${r.id}\` (or start a new run)`);
+  if (r.status === 'halted') lines.push(`  once the cause above is dealt with, resume with \`redress resume ${r.id}\`${r.kind === 'rollback' ? '' : ' (or start a new run)'}`);
   if ((r.kind === 'apply' || r.kind === 'rollback') && r.apply.drifted > 0) lines.push(`  the drifted rows, not written: \`redress diffs ${r.id} --outcome drifted\``);
   if (r.kind === 'apply' && r.status === 'completed') lines.push(`  verify with \`redress verify ${r.id}\`, undo with \`redress rollback ${r.id}\``);
   if (r.kind === 'rollback' && r.status === 'completed') lines.push(`  check that every row is back with \`redress verify ${r.id}\``);

@@ -171,6 +171,10 @@ function planSource(ledger: Ledger, target: Target, run: RunRow, plan: PlanRow, 
   if (plan.rowsPages === null) return { native: null, check: undefined };
   const pages = ledger.planPages(plan.dryRunId);
   if (rowsHashOf(pages) !== plan.rowsHash) throw tampered(plan, 'its page hashes in the ledger were changed after it was made', direction);
+  // An apply of a plan a run has already found edited checks it whole before writing anything: the edit
+  // may still be there, and the apply would otherwise write the pages before it again only to halt there.
+  // (A rollback goes page by page: what it restores before an edited page is worth restoring.)
+  if (direction === 'apply' && ledger.planFoundTampered(plan.id)) pageChecker(ledger, plan.dryRunId, pages, (what) => tampered(plan, what, direction))(-1, null);
   return { native: null, check: pageChecker(ledger, plan.dryRunId, pages, (what) => tamperedPage(ledger, plan, run.id, what, direction)) };
 }
 

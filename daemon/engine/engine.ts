@@ -205,6 +205,11 @@ export class Engine {
         // A rollback is throttled as its apply was (the same production table).
         options: { batchSize: po.batchSize ?? 500, ...(kind === 'rollback' && po.throttle ? { throttle: po.throttle } : {}) },
       });
+      if (kind === 'rollback' && ['paused', 'interrupted', 'halted', 'failed'].includes(parent.status)) {
+        // An apply that did not finish ends here: resuming it would write again, behind the rollback's
+        // back, rows the rollback restores, and leave the table half-corrected under a run that completed.
+        this.ledger.setStatus(parent.id, 'cancelled', 'cancelled', `rolled back by ${run.id}, so it cannot be resumed. To apply the plan again, start a new run (\`redress apply ${plan.id}\`) once the cause of the ${parent.status} run is dealt with.`);
+      }
       await this.launch(run, lock);
       return run.id;
     } catch (e) {
@@ -218,17 +223,6 @@ export class Engine {
     if (this.active.has(runId)) throw new RedressError('RUN_STATE', `Run ${runId} is already going.`);
     if (!['paused', 'interrupted', 'halted', 'failed'].includes(run.status)) {
       throw new RedressError('RUN_STATE', `Run ${runId} is ${run.status}; only paused, interrupted, halted or failed runs can be resumed.`);
-    }
-    if (run.kind === 'apply') {
-      // Resuming would write again, behind the rollback's back, rows it restored: the table would end
-      // half-corrected under a run that says it completed.
-      const rollback = this.ledger.rollbackOf(runId);
-      if (rollback) {
-        throw new RedressError(
-          'RUN_STATE',
-          `Run ${runId} was rolled back by ${rollback}, so it cannot be resumed: that would apply again part of what the rollback restored. To apply the plan, start a new run: \`redress apply ${run.planId}\`.`,
-        );
-      }
     }
     this.ensureNotBusy(run.correctionId);
     const lock = run.kind === 'apply' || run.kind === 'rollback' ? await this.lockRun(run.planId!) : undefined;

@@ -335,10 +335,13 @@ export class Ledger {
     for (const p of pages) st.run(dryRunId, p.last, p.rows, p.hash);
   }
 
-  /** The first rollback run started for an apply run, if any. */
-  rollbackOf(applyRunId: string): string | undefined {
-    const r = this.db.prepare(`SELECT id FROM runs WHERE kind = 'rollback' AND parent_run_id = ? ORDER BY created_at LIMIT 1`).get(applyRunId) as { id: string } | undefined;
-    return r?.id;
+  /** Whether a run of this plan has halted because the plan was found edited (PLAN_TAMPERED). */
+  planFoundTampered(planId: string): boolean {
+    return (
+      this.db
+        .prepare(`SELECT 1 FROM events e JOIN runs r ON r.id = e.run_id WHERE r.plan_id = ? AND e.kind = 'halted' AND json_extract(e.data, '$.code') = 'PLAN_TAMPERED' LIMIT 1`)
+        .get(planId) !== undefined
+    );
   }
 
   /** The dry-runs whose rows make a plan: the one it reads them from now and any earlier one that made it. */

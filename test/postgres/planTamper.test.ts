@@ -55,14 +55,22 @@ test('a plan row edited in its third page: apply writes the two pages before it,
   const again = await e.run(e.engine.resume(run.id));
   assert.equal(again.status, 'halted');
   assert.equal(again.apply.applied, 2 * PAGE_ROWS);
-  // What it wrote rolls back from pages that check clean.
+  // A new apply of the plan, already found edited, checks it whole first: it writes nothing this time.
+  const second = await e.run(e.engine.startApply({ planId }));
+  assert.equal(second.status, 'halted');
+  assert.match(second.message!, /its rows after seq \d+ up to seq \d+ in the ledger were changed after it was made\. Nothing was written\./);
+  assert.equal(second.apply.applied, 0);
+  // What the first wrote rolls back from pages that check clean.
   const rb = await e.run(e.engine.startFollowUp('rollback', run.id));
   assert.equal(rb.status, 'completed', rb.message ?? '');
   assert.deepEqual(await tableText(s, 'people', 'id'), original);
   // resuming-an-apply-that-was-rolled-back-is-refused: even with the ledger put back, it would write
-  // again, behind the rollback, part of what the rollback restored.
+  // again, behind the rollback, part of what the rollback restored. The rollback ended the apply.
+  const ended = e.ledger.requireRun(run.id);
+  assert.equal(ended.status, 'cancelled');
+  assert.match(ended.message!, new RegExp(`rolled back by ${rb.id}, so it cannot be resumed\\. To apply the plan again, start a new run \\(\`redress apply ${planId}\`\\)`));
   e.ledger.db.prepare(`UPDATE plan_rows SET after = '{"email":"person' || (seq + 1) || '@example.com"}' WHERE run_id = ? AND seq = ?`).run(dryRunId, nthSeq(dryRunId, 2 * PAGE_ROWS + 50));
-  await assert.rejects(e.engine.resume(run.id), (err: Error & { code?: string }) => err.code === 'RUN_STATE' && /was rolled back by rollback_\S+, so it cannot be resumed.*redress apply plan_/.test(err.message));
+  await assert.rejects(e.engine.resume(run.id), (err: Error & { code?: string }) => err.code === 'RUN_STATE' && /is cancelled; only paused, interrupted, halted or failed runs can be resumed/.test(err.message));
   assert.deepEqual(await tableText(s, 'people', 'id'), original);
 });
 
