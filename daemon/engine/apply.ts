@@ -110,7 +110,7 @@ export function planContext(plan: PlanRow): PlanContext {
 
 /** What to do about a plan that no longer holds what was reviewed: a new plan for an apply; for a rollback, the same before-images back. */
 function tamperedAdvice(plan: PlanRow, run: 'apply' | 'rollback'): string {
-  if (run === 'apply') return 'Do not apply it as it is: run `redress ledger verify` and find out who changed it; then make a new plan with a dry-run.';
+  if (run === 'apply') return 'Do not apply it as it is: run `redress ledger verify` and find out who changed it; then put the plan back from a backup of .redress/ and resume this run, or make a new plan with a dry-run.';
   const from = plan.nativeFileHash ? `the plan file from a backup (its sha-256 is ${plan.nativeFileHash})` : 'the edited plan rows from a backup of .redress/ledger.sqlite';
   return `Its before-images are what this rollback restores, and a new dry-run cannot make them again: put back ${from}, then resume this rollback.`;
 }
