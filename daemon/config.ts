@@ -10,7 +10,7 @@ export function readConfig(workspace: string): WorkspaceConfig {
   try {
     text = readFileSync(file, 'utf8');
   } catch {
-    throw new RedressError('CONFIG', `No ${CONFIG_FILE} in ${workspace}. Run \`redress init --sqlite <file>\` there first.`);
+    throw new RedressError('CONFIG', `No ${CONFIG_FILE} in ${workspace}. Run \`redress init --sqlite <file>\` or \`redress init --postgres <url> --schema <name>\` there first.`);
   }
   let json: unknown;
   try {

@@ -77,7 +77,7 @@ export class Ctx implements vscode.Disposable {
 
   private async connect(progress: (detail: string) => void): Promise<Connected> {
     if (!existsSync(join(this.workspace, CONFIG_FILE))) {
-      throw new RedressError('CONFIG', `${this.workspace} has no ${CONFIG_FILE}. Create one (\`redress init --sqlite <file>\`, or by hand: {"target": {"kind": "sqlite", "path": "data.sqlite"}}) and try again.`);
+      throw new RedressError('CONFIG', `${this.workspace} has no ${CONFIG_FILE}. Create one (\`redress init --sqlite <file>\` or \`redress init --postgres <url> --schema <name>\`, or by hand: {"target": {"kind": "sqlite", "path": "data.sqlite"}}) and try again.`);
     }
     progress('finding Node.js');
     const node = await findNode(this.settings.nodePath);

@@ -103,18 +103,49 @@ function finish(r: RunSummary, extra: Record<string, unknown> = {}): void {
 program
   .command('init')
   .description('make this folder a Redress workspace: redress.config.json, corrections/, .redress/ ignored')
-  .requiredOption('--sqlite <file>', 'the SQLite database to correct (path relative to the workspace)')
-  .action((o: { sqlite: string }) => {
+  .option('--sqlite <file>', 'the SQLite database to correct (path relative to the workspace)')
+  .option('--postgres <url>', 'the PostgreSQL database to correct (postgres://user@host:5432/db)')
+  .option('--schema <name>', 'with --postgres: the schema its tables are in (sets search_path)')
+  .action((o: { sqlite?: string; postgres?: string; schema?: string }) => {
     const dir = ws();
     const cfg = join(dir, CONFIG_FILE);
     if (existsSync(cfg)) throw new RedressError('CONFIG', `${cfg} exists already; edit it instead.`);
+    const target = initTarget(o);
     mkdirSync(join(dir, 'corrections'), { recursive: true });
-    writeFileSync(cfg, JSON.stringify({ target: { kind: 'sqlite', path: o.sqlite }, correctionsDir: 'corrections' }, null, 2) + '\n');
+    writeFileSync(cfg, JSON.stringify({ target, correctionsDir: 'corrections' }, null, 2) + '\n');
     const gi = join(dir, '.gitignore');
     if (!existsSync(gi) || !readFileSync(gi, 'utf8').includes('.redress/')) appendFileSync(gi, '.redress/\n');
     if (json()) out({ config: cfg });
     else process.stdout.write(`Wrote ${cfg}. Put corrections in ${join(dir, 'corrections')}/<name>.correction.ts.\n`);
   });
+
+/** The target `init` writes: a SQLite file, or a PostgreSQL connection string with the schema as its search_path. */
+function initTarget(o: { sqlite?: string; postgres?: string; schema?: string }): Record<string, string> {
+  if ((o.sqlite === undefined) === (o.postgres === undefined)) {
+    throw new RedressError('CONFIG', 'Say which database to correct: `redress init --sqlite <file>` or `redress init --postgres <url> [--schema <name>]`.');
+  }
+  if (o.sqlite !== undefined) {
+    if (o.schema !== undefined) throw new RedressError('CONFIG', '--schema goes with --postgres; a SQLite file has no schemas to choose.');
+    return { kind: 'sqlite', path: o.sqlite };
+  }
+  let u: URL;
+  try {
+    u = new URL(o.postgres!);
+  } catch {
+    throw new RedressError('CONFIG', `--postgres ${o.postgres} is not a connection URL. Give one like postgres://user@host:5432/database.`);
+  }
+  if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') {
+    throw new RedressError('CONFIG', `--postgres ${o.postgres} is a ${u.protocol} URL. Give a postgres:// one, like postgres://user@host:5432/database.`);
+  }
+  if (o.schema !== undefined && !/^[A-Za-z_][A-Za-z0-9_$]*$/.test(o.schema)) {
+    throw new RedressError('CONFIG', `--schema ${o.schema} is not a plain schema name (letters, digits, _ and $). For another search_path, put it in the URL yourself: ?options=-c%20search_path%3D... (docs/postgres.md).`);
+  }
+  if (o.schema !== undefined) u.searchParams.set('options', `${u.searchParams.get('options') ?? ''} -c search_path=${o.schema}`.trim());
+  if (u.password) {
+    process.stderr.write('Note: the password is now in redress.config.json. To keep it out, leave it out of the URL and give it as PGPASSWORD or in ~/.pgpass where the daemon runs.\n');
+  }
+  return { kind: 'postgres', connectionString: u.toString() };
+}
 
 program
   .command('preview <correction>')

@@ -1,42 +1,14 @@
 // The real `redress` CLI (dist/cli.js) in temp workspaces: every command has --help; exit codes are the
 // ones README.md and docs/cli.md promise; --json prints exactly one JSON object with the counts.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
+import { CLI, cli, collect, ROOT, said, type CliResult } from '../helpers/cli';
 import { makeWorkspace, startTestDaemon, type RunningDaemon, type Workspace } from '../helpers/harness';
-
-const ROOT = join(__dirname, '..', '..');
-const CLI = join(ROOT, 'dist', 'cli.js');
-
-interface CliResult {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `node dist/cli.js -w <dir> ...args` and collects its output (asynchronously: the test's own daemon client keeps answering pings). */
-function cli(dir: string, ...args: string[]): Promise<CliResult> {
-  return collect(process.execPath, [CLI, '-w', dir, ...args], existsSync(dir) ? dir : tmpdir());
-}
-
-function collect(command: string, args: string[], cwd: string): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
-
-const said = (r: CliResult) => `exit ${r.status}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
 
 /** stdout must be exactly one JSON object, on one line. */
 function oneObject(r: CliResult): Record<string, unknown> {
@@ -239,7 +211,7 @@ describe('exit codes', () => {
       for (const dir of [outside, join(outside, 'no', 'such', 'folder')]) {
         const r = await cli(dir, 'runs');
         assert.equal(r.status, 2, said(r));
-        assert.match(r.stderr, /No redress\.config\.json in .*Run `redress init --sqlite <file>` there first/, said(r));
+        assert.match(r.stderr, /No redress\.config\.json in .*Run `redress init --sqlite <file>` or `redress init --postgres <url> --schema <name>` there first/, said(r));
       }
       assert.deepEqual(readdirSync(outside), [], 'no .redress/ and no folders made');
     } finally {
