@@ -83,6 +83,14 @@ export function makeHandlers(d: { engine: Engine; ledger: Ledger; workspace: str
         throw new RedressError('RUN_STATE', `Run ${run.id} is a ${run.kind}: outcome picks the rows an apply or rollback run did not write. Give an apply or rollback run.`);
       }
       const keyCols = (dry.options as { key?: string[] }).key ?? null;
+      if (p.column && dry.planId) {
+        // A column the table does not have would only ever match nothing: say so instead.
+        const schema = JSON.parse(ledger.requirePlan(dry.planId).tableSchema) as { table: string; columns: { name: string }[] };
+        const names = schema.columns.map((c) => c.name);
+        if (!names.includes(p.column)) {
+          throw new RedressError('NO_COLUMN', `No column "${p.column}" in ${schema.table}, the table this plan changes. Its columns: ${names.join(', ')}.`);
+        }
+      }
       return ledgerDiffs(ledger, dry.id, keyCols, p, p.outcome ? run.id : null);
     },
     ledgerVerify: () => {

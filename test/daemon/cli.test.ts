@@ -239,6 +239,15 @@ describe('exit codes', () => {
     assert.doesNotMatch(r.stderr, /EPIPE|Error|at /, said(r));
   });
 
+  test('2: diffs --column naming a column the table does not have (it matched nothing, silently)', async () => {
+    const dry = oneObject(await cli(ws.dir, '--json', 'dry-run', ws.correction('lower', LOWER)));
+    const r = await cli(ws.dir, 'diffs', String(dry.runId), '--column', 'emial');
+    assert.equal(r.status, 2, said(r));
+    assert.match(r.stderr, /No column "emial" in accounts, the table this plan changes\. Its columns: id, email/);
+    const ok = await cli(ws.dir, '--json', 'diffs', String(dry.runId), '--column', 'email', '--limit', '1');
+    assert.equal(ok.status, 0, said(ok));
+  });
+
   test('1: a run that halts (past the quarantine threshold)', async () => {
     const f = ws.correction('all-bad', `import { defineCorrection } from 'redress';\nexport default defineCorrection({ id: 'all-bad', description: 'x', target: { table: 'accounts', key: 'id' }, expects: {}, transform: (row, ctx) => ctx.quarantine('needs a person'), options: { batchSize: 10 } });`);
     const r = await cli(ws.dir, '--json', 'dry-run', f);
