@@ -9,7 +9,7 @@ import type { Ledger, PlanRow, PlanRowRecord, RunRow } from '../ledger/ledger';
 import { schemaDrift } from '../targets/schemaDrift';
 import type { CasWrite, NativeBatchResult, NativePlanRef, Scan, StoredRow, TableSchema, Target } from '../targets/target';
 import { checkSealed, nativePlanPath, type Slice, type SliceCond } from './nativePlan';
-import { type PageCheck, pageChecker, planContentHash, planIdOf, rowsHashOf } from './planHash';
+import { describeEdit, type PageCheck, pageChecker, planContentHash, planIdOf, rowsHashOf } from './planHash';
 import { rowTokenizer } from './prepare';
 import type { RunControl, RunOutcome } from './runControl';
 import { maxBatchSizeOf, Throttle, type ThrottleOptions } from './throttle';
@@ -174,8 +174,13 @@ function planSource(ledger: Ledger, target: Target, run: RunRow, plan: PlanRow, 
   // An apply of a plan a run has already found edited checks it whole before writing anything: the edit
   // may still be there, and the apply would otherwise write the pages before it again only to halt there.
   // (A rollback goes page by page: what it restores before an edited page is worth restoring.)
-  if (direction === 'apply' && ledger.planFoundTampered(plan.id)) pageChecker(ledger, plan.dryRunId, pages, (what) => tampered(plan, what, direction))(-1, null);
-  return { native: null, check: pageChecker(ledger, plan.dryRunId, pages, (what) => tamperedPage(ledger, plan, run.id, what, direction)) };
+  let writing = false; // an edit found before the first batch: nothing was written
+  const check = pageChecker(ledger, plan.dryRunId, pages, (edit) =>
+    writing ? tamperedPage(ledger, plan, run.id, describeEdit(edit), direction) : tampered(plan, describeEdit(edit), direction),
+  );
+  if (direction === 'apply' && ledger.planFoundTampered(plan.id)) check(-1, null);
+  writing = true;
+  return { native: null, check };
 }
 
 /** A page of plan rows, and the last seq looked at (null when there is nothing after `afterSeq`). */
@@ -196,8 +201,8 @@ function slicePages(ledger: Ledger, dryRunId: string, slice: Slice, skip?: Set<n
     for (;;) {
       const raw = ledger.planRows(dryRunId, after, limit, 'changed');
       // Every page the rows used here come from (with none left, every page after `after`).
-      const last = raw.length ? raw[raw.length - 1]!.seq : null;
-      check?.(after, slice.upTo === undefined ? last : Math.min(last ?? slice.upTo, slice.upTo));
+      const upTo = Math.min(raw.length ? raw[raw.length - 1]!.seq : Infinity, slice.upTo ?? Infinity);
+      check?.(after, upTo === Infinity ? null : upTo);
       if (raw.length === 0) return { rows, scannedTo };
       for (const r of raw) {
         if (slice.upTo !== undefined && r.seq > slice.upTo) return { rows, scannedTo };

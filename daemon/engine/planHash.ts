@@ -36,12 +36,21 @@ export const planIdOf = (contentHash: string) => `plan_${contentHash.slice(0, 16
 /** Checks the pages holding the changed plan rows after seq `after` up to `upTo` (null: to the end). */
 export type PageCheck = (after: number, upTo: number | null) => void;
 
+/** What a page check found edited: the page of rows after seq `after` up to `upTo`, or rows added after the last page. */
+export type PageEdit = { after: number; upTo: number } | { addedAfter: number };
+
+/** A page edit as a run's error message says it. */
+export function describeEdit(edit: PageEdit): string {
+  if ('addedAfter' in edit) return `the ledger holds changed rows after its last planned row (seq ${edit.addedAfter})`;
+  return `its rows ${edit.after < 0 ? '' : `after seq ${edit.after} `}up to seq ${edit.upTo} in the ledger were changed after it was made`;
+}
+
 /**
  * Checks plan pages against their recorded hashes, each page once, on demand. `pages` must already be
- * known to match the plan's rows hash. Throws `changed(what)` for the first page whose text differs, and
+ * known to match the plan's rows hash. Throws `changed(edit)` for the first page whose text differs, and
  * for changed rows after the last page (rows added to the plan).
  */
-export function pageChecker(ledger: Ledger, dryRunId: string, pages: PlanPage[], changed: (what: string) => Error): PageCheck {
+export function pageChecker(ledger: Ledger, dryRunId: string, pages: PlanPage[], changed: (edit: PageEdit) => Error): PageCheck {
   const checked = new Set<number>();
   const end = pages.length ? pages[pages.length - 1]!.last : -1;
   return (after, upTo) => {
@@ -57,13 +66,11 @@ export function pageChecker(ledger: Ledger, dryRunId: string, pages: PlanPage[],
       const prev = i ? pages[i - 1]!.last : -1;
       if (!checked.has(i)) {
         const now = ledger.planPageText(dryRunId, prev, pages[i]!.last, pages[i]!.rows + 1);
-        if (now.rows !== pages[i]!.rows || sha256(now.text) !== pages[i]!.hash) {
-          throw changed(`its rows ${prev < 0 ? '' : `after seq ${prev} `}up to seq ${pages[i]!.last} in the ledger were changed after it was made`);
-        }
+        if (now.rows !== pages[i]!.rows || sha256(now.text) !== pages[i]!.hash) throw changed({ after: prev, upTo: pages[i]!.last });
         checked.add(i);
       }
       if (pages[i]!.last >= to) return;
     }
-    throw changed(`the ledger holds changed rows after its last planned row (seq ${end})`);
+    throw changed({ addedAfter: end });
   };
 }

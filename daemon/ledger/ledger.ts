@@ -330,6 +330,11 @@ export class Ledger {
     return { last: page.last ?? afterSeq, rows: page.rows, text: page.text ?? '' };
   }
 
+  /** The seq of a dry-run's last changed plan row; -1 when it has none. */
+  lastChangedSeq(runId: string): number {
+    return this.stmt(`SELECT coalesce(max(seq), -1) FROM plan_rows WHERE run_id = ? AND status = 'changed'`).pluck().get(runId) as number;
+  }
+
   insertPlanPages(dryRunId: string, pages: PlanPage[]): void {
     const st = this.db.prepare('INSERT INTO plan_pages (dry_run_id, last_seq, rows, hash) VALUES (?, ?, ?, ?)');
     for (const p of pages) st.run(dryRunId, p.last, p.rows, p.hash);
@@ -457,7 +462,8 @@ export class Ledger {
    * Checks that the tables the engine works from (runs, plans, row_outcomes) say what the event chain
    * says: each run's kind, options, status, checkpoint and counts are those of its last events; its row
    * outcomes are those its progress events recorded; each plan was announced by a plan-created event with
-   * its content hash (and its dry-run is the one that event, or the last plan-remade event, names), and its stored code hashes to its code hash. An edit to those tables, or events cut
+   * its content hash (and its dry-run is the one that event, or the last plan-remade event, names), and
+   * its stored code hashes to its code hash. An edit to those tables, or events cut
    * from the end of the chain, shows up here. (Whole runs cut from the end together with their rows in
    * runs cannot be told from a shorter history: that needs a copy of the chain head kept elsewhere.)
    */

@@ -10,7 +10,7 @@ import { VERSION } from '../version';
 import { Sandbox } from '../sandbox/sandbox';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileHash, nativePlanPath } from '../engine/nativePlan';
-import { planContentHash, planIdOf, planPageHashes, rowsHashOf } from '../engine/planHash';
+import { type PageEdit, pageChecker, planContentHash, planIdOf, rowsHashOf } from '../engine/planHash';
 import { snapshotRequest } from '../targets/snapshot';
 
 export type Handlers = { [M in Exclude<Method, 'subscribe' | 'unsubscribe'>]: (p: ParsedParams<M>) => Promise<Result<M>> | Result<M> };
@@ -123,10 +123,15 @@ function planProblems(ledger: Ledger, plan: PlanRow): string[] {
       problems.push(`plan ${plan.id}: the page hashes of ${whose} were edited (content hash mismatch)`);
       continue;
     }
-    const now = planPageHashes(ledger, dryRunId);
-    const bad = recorded.findIndex((p, i) => now[i]?.hash !== p.hash || now[i]?.rows !== p.rows || now[i]?.last !== p.last);
-    if (bad >= 0) problems.push(`plan ${plan.id}: ${whose} were edited (content hash mismatch), in the page of rows ${bad ? `after seq ${recorded[bad - 1]!.last} ` : ''}up to seq ${recorded[bad]!.last}`);
-    else if (now.length > recorded.length) problems.push(`plan ${plan.id}: ${whose} were edited (content hash mismatch): changed rows were added after seq ${recorded.at(-1)?.last ?? -1}`);
+    // The same page check a run makes, over every page and up to the last changed row there is.
+    let edit: PageEdit | undefined;
+    try {
+      pageChecker(ledger, dryRunId, recorded, (found) => ((edit = found), new Error('plan page edited')))(-1, ledger.lastChangedSeq(dryRunId));
+    } catch (e) {
+      if (!edit) throw e;
+    }
+    if (edit && 'addedAfter' in edit) problems.push(`plan ${plan.id}: ${whose} were edited (content hash mismatch): changed rows were added after seq ${edit.addedAfter}`);
+    else if (edit) problems.push(`plan ${plan.id}: ${whose} were edited (content hash mismatch), in the page of rows ${edit.after < 0 ? '' : `after seq ${edit.after} `}up to seq ${edit.upTo}`);
   }
   if (plan.nativeFileHash !== null) {
     const path = nativePlanPath(ledger.path, plan.nativeFileHash);
