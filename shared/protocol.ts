@@ -207,6 +207,8 @@ export const methods = {
       /** Apply the rest of the plan after this completed canary run (rows outside its slice). */
       restOf: z.string().optional(),
       throttle: Throttle.optional(),
+      /** Batches written at once, each a transaction on its own connection (default 2 where the target can; SQLite 1). */
+      concurrency: z.number().int().min(1).max(16).optional(),
     }),
     result: z.object({ runId: z.string() }),
   },

@@ -230,6 +230,7 @@ program
   .option('--throttle-sql <sql>', 'wait while this query returns true in its first column')
   .option('--max-transaction-age <s>', 'wait while another transaction has been open longer than this', (v) => Number(v))
   .option('--max-replication-lag <s>', 'wait while a replica lags more than this', (v) => Number(v))
+  .option('--concurrency <n>', 'batches written at once, each on its own connection (PostgreSQL; default 2)', int)
   .action(
     async (
       planId: string,
@@ -245,6 +246,7 @@ program
         throttleSql?: string;
         maxTransactionAge?: number;
         maxReplicationLag?: number;
+        concurrency?: number;
       },
     ) => {
       const throttle = {
@@ -264,6 +266,7 @@ program
           ...(o.afterCanary ? { afterCanary: o.afterCanary } : {}),
           ...(o.restOf ? { restOf: o.restOf } : {}),
           ...(Object.keys(throttle).length ? { throttle } : {}),
+          ...(o.concurrency !== undefined ? { concurrency: o.concurrency } : {}),
         });
         const r = await follow(c, runId, 'apply');
         const rest = r.status === 'completed' && o.afterCanary === 'continue' ? await restRunOf(c, runId) : null;

@@ -9,7 +9,7 @@ import type { Ledger, PlanRow, PlanRowRecord, RunRow } from '../ledger/ledger';
 import { schemaDrift } from '../targets/schemaDrift';
 import type { CasWrite, NativeBatchResult, NativePlanRef, Scan, StoredRow, TableSchema, Target } from '../targets/target';
 import { checkSealed, nativePlanPath, type Slice, type SliceCond } from './nativePlan';
-import { describeEdit, type PageCheck, pageChecker, planContentHash, planIdOf, rowsHashOf } from './planHash';
+import { checkedPlanRows, describeEdit, type PageEdit, planContentHash, planIdOf, type PlanRowReader, rowsHashOf } from './planHash';
 import { rowTokenizer } from './prepare';
 import type { RunControl, RunOutcome } from './runControl';
 import { maxBatchSizeOf, Throttle, type ThrottleOptions } from './throttle';
@@ -27,6 +27,11 @@ export interface ApplyOptions {
   /** ...or not among its first `excludeCanaryRows` rows. */
   excludeCanaryRows?: number;
   throttle?: ThrottleOptions;
+  /**
+   * Batches written at once, each its own transaction on its own connection (targets with
+   * `maxConcurrentWrites`; SQLite writes one at a time). Checkpoints still advance in plan order.
+   */
+  concurrency?: number;
 }
 
 /** Whether an apply run's options make it a canary slice (less than the whole plan, by percent or rows). */
@@ -130,8 +135,18 @@ function tamperedPage(ledger: Ledger, plan: PlanRow, runId: string, what: string
   return new RedressError('PLAN_TAMPERED', `Plan ${plan.id} is not the plan that was made: ${what}. Run ${runId} stopped before writing any of those rows.${before}${next}`);
 }
 
+/**
+ * A page check's finding, thrown from the batch read-ahead. The run turns it into its PLAN_TAMPERED message
+ * once the batches still being written have finished, so the message counts what the run wrote.
+ */
+class PageEdited extends Error {
+  constructor(readonly edit: PageEdit) {
+    super(describeEdit(edit));
+  }
+}
+
 /** Where a run writes from, checked: the sealed native plan file, or the plan's rows in the ledger, page by page. */
-type PlanSource = { native: NativePlanRef; check?: undefined } | { native: null; check: PageCheck | undefined };
+type PlanSource = { native: NativePlanRef; read?: undefined } | { native: null; read: PlanRowReader | undefined };
 
 /**
  * Refuses a plan whose rows were edited, or whose target is not the one it was made against. Checks the
@@ -168,19 +183,21 @@ function planSource(ledger: Ledger, target: Target, run: RunRow, plan: PlanRow, 
     if (problem) throw tampered(plan, problem, direction);
     return { native: { path, id: plan.id } };
   }
-  if (plan.rowsPages === null) return { native: null, check: undefined };
+  if (plan.rowsPages === null) return { native: null, read: undefined };
   const pages = ledger.planPages(plan.dryRunId);
   if (rowsHashOf(pages) !== plan.rowsHash) throw tampered(plan, 'its page hashes in the ledger were changed after it was made', direction);
   // An apply of a plan a run has already found edited checks it whole before writing anything: the edit
   // may still be there, and the apply would otherwise write the pages before it again only to halt there.
   // (A rollback goes page by page: what it restores before an edited page is worth restoring.)
-  let writing = false; // an edit found before the first batch: nothing was written
-  const check = pageChecker(ledger, plan.dryRunId, pages, (edit) =>
-    writing ? tamperedPage(ledger, plan, run.id, describeEdit(edit), direction) : tampered(plan, describeEdit(edit), direction),
-  );
-  if (direction === 'apply' && ledger.planFoundTampered(plan.id)) check(-1, null);
-  writing = true;
-  return { native: null, check };
+  const rows = checkedPlanRows(ledger, plan.dryRunId, pages, (edit) => new PageEdited(edit));
+  if (direction === 'apply' && ledger.planFoundTampered(plan.id)) {
+    try {
+      rows.checkAll();
+    } catch (e) {
+      throw e instanceof PageEdited ? tampered(plan, describeEdit(e.edit), direction) : e;
+    }
+  }
+  return { native: null, read: rows.read };
 }
 
 /** A page of plan rows, and the last seq looked at (null when there is nothing after `afterSeq`). */
@@ -191,18 +208,17 @@ export interface Page {
 
 /**
  * The changed plan rows in a slice, `limit` at a time: the same batches as the native path (the next
- * `limit` rows of the slice after a seq), so either can tell where a cut-off batch ended.
+ * `limit` rows of the slice after a seq), so either can tell where a cut-off batch ended. `read` reads
+ * them (checked page by page, for a run); by default they come from the ledger as they are.
  */
-function slicePages(ledger: Ledger, dryRunId: string, slice: Slice, skip?: Set<number>, check?: PageCheck): (afterSeq: number, limit: number) => Page {
+function slicePages(ledger: Ledger, dryRunId: string, slice: Slice, skip?: Set<number>, read?: PlanRowReader): (afterSeq: number, limit: number) => Page {
   const keep = inSlice(slice);
+  const readRows: PlanRowReader = read ?? ((after, limit) => ledger.planRows(dryRunId, after, limit, 'changed'));
   return (after, limit) => {
     const rows: PlanRowRecord[] = [];
     let scannedTo: number | null = null;
     for (;;) {
-      const raw = ledger.planRows(dryRunId, after, limit, 'changed');
-      // Every page the rows used here come from (with none left, every page after `after`).
-      const upTo = Math.min(raw.length ? raw[raw.length - 1]!.seq : Infinity, slice.upTo ?? Infinity);
-      check?.(after, upTo === Infinity ? null : upTo);
+      const raw = readRows(after, limit, slice.upTo);
       if (raw.length === 0) return { rows, scannedTo };
       for (const r of raw) {
         if (slice.upTo !== undefined && r.seq > slice.upTo) return { rows, scannedTo };
@@ -221,15 +237,25 @@ function parseValues(json: string): Record<string, StoredValue> {
   return out;
 }
 
-/** One batch written: its last seq (null: nothing left), its row count, and the rows not written now. */
-type NextBatch = (afterSeq: number, limit: number) => Promise<NativeBatchResult>;
+/**
+ * A batch under way: its plan rows are chosen (its last seq, null when nothing is left, and its row
+ * count), its write may still be going on; `written` settles with the rows not written now.
+ */
+interface StartedBatch {
+  scannedTo: number | null;
+  rows: number;
+  written: Promise<NativeBatchResult['exceptions']>;
+}
+
+/** Starts the batch of the next `limit` rows after a seq. */
+type StartBatch = (afterSeq: number, limit: number) => Promise<StartedBatch>;
 
 /**
  * Batches through JavaScript: plan rows from the ledger, written with the target's casWrite. While the
  * target works on one batch, the next is read and decoded (plan rows never change): the daemon's share
  * of a batch overlaps the server's instead of adding to it.
  */
-function jsonBatches(target: Target, pc: PlanContext, direction: 'apply' | 'rollback', pages: (afterSeq: number, limit: number) => Page): NextBatch {
+function jsonBatches(target: Target, pc: PlanContext, direction: 'apply' | 'rollback', pages: (afterSeq: number, limit: number) => Page): StartBatch {
   if (!target.casWrite) throw new RedressError('PLAN_STALE', `${target.description} applies plans from their native file, and plan ${pc.plan.id} has none. Make a new plan with a dry-run.`);
   const casWrite = target.casWrite.bind(target);
   const tokens = rowTokenizer(target, pc.schema);
@@ -251,8 +277,15 @@ function jsonBatches(target: Target, pc: PlanContext, direction: 'apply' | 'roll
     ahead = null;
     const cur = next && next.after === after && next.limit === limit ? next : prepare(after, limit);
     const { rows, scannedTo } = cur.page;
-    if (rows.length === 0) return { scannedTo: null, rows: 0, exceptions: [] };
-    const pending = casWrite(pc.scan, pc.schema, cur.writes, hashRow);
+    if (rows.length === 0) return { scannedTo: null, rows: 0, written: Promise.resolve([]) };
+    const written = casWrite(pc.scan, pc.schema, cur.writes, hashRow).then((outcomes) => {
+      const exceptions: NativeBatchResult['exceptions'] = [];
+      outcomes.forEach((o, i) => {
+        if (o !== 'written') exceptions.push({ seq: rows[i]!.seq, outcome: o });
+      });
+      return exceptions;
+    });
+    written.catch(() => {}); // the run awaits it; a batch it no longer waits for must not go unhandled
     // setImmediate: after the batch's first statement has gone out, not before it.
     ahead = new Promise((resolve, reject) =>
       setImmediate(() => {
@@ -264,39 +297,42 @@ function jsonBatches(target: Target, pc: PlanContext, direction: 'apply' | 'roll
       }),
     );
     ahead.catch(() => {}); // a failed read ahead is read again when its batch comes, and fails there
-    const outcomes = await pending;
-    const exceptions: NativeBatchResult['exceptions'] = [];
-    outcomes.forEach((o, i) => {
-      if (o !== 'written') exceptions.push({ seq: rows[i]!.seq, outcome: o });
-    });
-    return { scannedTo, rows: rows.length, exceptions };
+    return { scannedTo, rows: rows.length, written };
   };
 }
 
-/** Batches in SQL: the target runs each against the attached native plan file. */
-function nativeBatches(target: Target, ref: NativePlanRef, pc: PlanContext, direction: 'apply' | 'rollback', slice: Slice, skip?: Set<number>): NextBatch {
+/** Batches in SQL: the target runs each against the attached native plan file, one at a time. */
+function nativeBatches(target: Target, ref: NativePlanRef, pc: PlanContext, direction: 'apply' | 'rollback', slice: Slice, skip?: Set<number>): StartBatch {
   const skipList = skip ? [...skip] : undefined;
-  return (afterSeq, limit) => target.nativeBatch!(ref, pc.scan, pc.schema, { direction, afterSeq, limit, slice, ...(skipList ? { skip: skipList } : {}) });
+  return async (afterSeq, limit) => {
+    const r = await target.nativeBatch!(ref, pc.scan, pc.schema, { direction, afterSeq, limit, slice, ...(skipList ? { skip: skipList } : {}) });
+    return { scannedTo: r.scannedTo, rows: r.rows, written: Promise.resolve(r.exceptions) };
+  };
 }
 
-/** Shared loop of apply (before -> after) and rollback (after -> before). */
-async function casLoop(ledger: Ledger, run: RunRow, ctl: RunControl, direction: 'apply' | 'rollback', next: NextBatch, batchSize: number, throttle?: Throttle): Promise<RunOutcome> {
+/**
+ * Shared loop of apply (before -> after) and rollback (after -> before). Up to `lanes` batches are written
+ * at once; each is checkpointed, in plan order, only once it and every batch before it have committed. A
+ * run cut off may so have up to `lanes` committed batches past its checkpoint (appliedRange counts them),
+ * which a resume replays as rows already written. A run that stops (pause, cancel, error) first waits for
+ * the batches being written: checkpointed when every batch before them committed, else left to the replay.
+ */
+async function casLoop(ledger: Ledger, run: RunRow, ctl: RunControl, direction: 'apply' | 'rollback', start: StartBatch, o: { batchSize: number; lanes: number; throttle?: Throttle }): Promise<RunOutcome> {
+  const { throttle } = o;
   const counts = run.counts;
   const apply: ApplyCounts = run.apply;
   let lastSeq = (run.cursor as number | null) ?? -1;
   let batches = run.batchesDone;
-  for (;;) {
-    const stop = ctl.stopRequested();
-    if (stop) return stop;
-    if (throttle && !(await throttle.beforeBatch(ctl))) continue;
-    const started = performance.now();
-    const batch = await next(lastSeq, throttle?.batchSize ?? batchSize);
-    if (batch.scannedTo === null) break;
+  const inFlight: { batch: StartedBatch & { scannedTo: number }; started: number }[] = [];
+  const checkpointOldest = async (): Promise<void> => {
+    const { batch, started } = inFlight[0]!;
+    const exceptions = await batch.written;
+    inFlight.shift();
     faultPoint('after-target-commit', batches + 1);
     counts.scanned += batch.rows;
-    apply.applied += batch.rows - batch.exceptions.length;
-    counts.changed += batch.rows - batch.exceptions.length;
-    for (const e of batch.exceptions) {
+    apply.applied += batch.rows - exceptions.length;
+    counts.changed += batch.rows - exceptions.length;
+    for (const e of exceptions) {
       if (e.outcome === 'already') {
         apply.alreadyApplied++;
         counts.changed++;
@@ -307,10 +343,47 @@ async function casLoop(ledger: Ledger, run: RunRow, ctl: RunControl, direction: 
     }
     lastSeq = batch.scannedTo;
     batches++;
-    ledger.checkpoint(run.id, { batchesDone: batches, cursor: lastSeq, counts, apply, outcomes: batch.exceptions });
+    ledger.checkpoint(run.id, { batchesDone: batches, cursor: lastSeq, counts, apply, outcomes: exceptions });
     faultPoint('after-checkpoint', batches);
     await ctl.progress();
     if (throttle) await throttle.afterBatch(ctl, batch.rows, performance.now() - started);
+  };
+  const drain = async () => {
+    while (inFlight.length) await checkpointOldest();
+  };
+  try {
+    for (let next = lastSeq; ; ) {
+      const stop = ctl.stopRequested();
+      if (stop) {
+        await drain();
+        return stop;
+      }
+      let batch: StartedBatch;
+      const started = performance.now();
+      try {
+        if (throttle && !(await throttle.beforeBatch(ctl))) continue;
+        batch = await start(next, throttle?.batchSize ?? o.batchSize);
+      } catch (e) {
+        // Waiting or reading the next batch failed (its page found edited, say): the batches under way
+        // all come before it, and are checkpointed first.
+        await drain();
+        throw e;
+      }
+      if (batch.scannedTo === null) break;
+      inFlight.push({ batch: batch as StartedBatch & { scannedTo: number }, started });
+      next = batch.scannedTo;
+      // A pause between batches (--pause-ms, `redress tune`) is a pause in writing: one batch at a time.
+      while (inFlight.length >= (throttle?.pausing ? 1 : o.lanes)) await checkpointOldest();
+    }
+    await drain();
+  } catch (e) {
+    // A batch's write failed. The batches after it are not checkpointed; their writes end (commit or not)
+    // before the run does. A halting error says when some committed, so a rollback covers them
+    // (cutOffAfterCheckpoint); a resume replays them.
+    const later = await Promise.allSettled(inFlight.slice(1).map((f) => f.batch.written));
+    const committed = later.filter((r) => r.status === 'fulfilled').length;
+    if (committed > 0 && e instanceof RedressError) throw new RedressError(e.code, e.message, { ...e.data, committedPastCheckpoint: committed });
+    throw e;
   }
   const verb = direction === 'apply' ? 'applied' : 'restored';
   return {
@@ -329,17 +402,23 @@ async function writeLoop(
   source: PlanSource,
   direction: 'apply' | 'rollback',
   range: { slice: Slice; skip?: Set<number> },
-  o: { batchSize: number; throttle?: ThrottleOptions },
+  o: { batchSize: number; throttle?: ThrottleOptions; concurrency?: number },
 ): Promise<RunOutcome> {
   const throttle = new Throttle(o.throttle ?? {}, o.batchSize, target.healthCheck?.bind(target));
-  const { native, check } = source;
-  const next = native ? nativeBatches(target, native, pc, direction, range.slice, range.skip) : jsonBatches(target, pc, direction, slicePages(ledger, pc.plan.dryRunId, range.slice, range.skip, check));
+  const { native, read } = source;
+  const start = native ? nativeBatches(target, native, pc, direction, range.slice, range.skip) : jsonBatches(target, pc, direction, slicePages(ledger, pc.plan.dryRunId, range.slice, range.skip, read));
   try {
-    return await casLoop(ledger, run, ctl, direction, next, o.batchSize, throttle);
+    return await casLoop(ledger, run, ctl, direction, start, { batchSize: o.batchSize, lanes: native ? 1 : lanesOf(o), throttle });
+  } catch (e) {
+    // A page found edited: the batches before it have been checkpointed, so the message counts them.
+    throw e instanceof PageEdited ? tamperedPage(ledger, pc.plan, run.id, describeEdit(e.edit), direction) : e;
   } finally {
     if (native) await target.releaseNative?.(native);
   }
 }
+
+/** Batches a write run has in flight at most (its `concurrency`, recorded when it was started). */
+export const lanesOf = (o: { concurrency?: number }): number => o.concurrency ?? 1;
 
 export async function runApply(ledger: Ledger, target: Target, run: RunRow, ctl: RunControl): Promise<RunOutcome> {
   const o = run.options as unknown as ApplyOptions;
@@ -394,15 +473,15 @@ export async function runRollback(ledger: Ledger, target: Target, run: RunRow, c
   // The before-images come from the plan: check the part this target writes from first.
   const source = planSource(ledger, target, run, pc.plan, 'rollback');
   // Throttled as its apply was (the engine copies the apply's throttle options), and tunable (`redress tune`).
-  const o = run.options as { batchSize: number; throttle?: ThrottleOptions };
+  const o = run.options as { batchSize: number; throttle?: ThrottleOptions; concurrency?: number };
   return writeLoop(ledger, target, run, ctl, pc, source, 'rollback', appliedRange(ledger, parent, { withUncheckpointedBatch: true }), o);
 }
 
 /**
  * The plan rows an apply run wrote (or found already written): its slice up to its checkpoint, minus the
- * rows it found drifted or missing. `withUncheckpointedBatch` adds the batch after the checkpoint when the
- * run was cut off after it (kill -9 between the target commit and the ledger checkpoint): that batch may
- * be on the target.
+ * rows it found drifted or missing. `withUncheckpointedBatch` adds the batches after the checkpoint when
+ * the run was cut off after it (kill -9 between the target commit and the ledger checkpoint): up to as
+ * many as it wrote at once may be on the target.
  */
 function appliedRange(ledger: Ledger, applyRun: RunRow, o: { withUncheckpointedBatch?: boolean } = {}): { slice: Slice; skip: Set<number> } {
   const plan = ledger.requirePlan(applyRun.planId!);
@@ -412,7 +491,7 @@ function appliedRange(ledger: Ledger, applyRun: RunRow, o: { withUncheckpointedB
   for (const [seq, outcome] of ledger.outcomes(applyRun.id)) if (outcome === 'drifted' || outcome === 'missing') skip.add(seq);
   let upTo = (applyRun.cursor as number | null) ?? -1;
   if (o.withUncheckpointedBatch && cutOffAfterCheckpoint(ledger, applyRun.id)) {
-    upTo = slicePages(ledger, plan.dryRunId, slice)(upTo, maxBatchSizeOf(opts.batchSize, opts.throttle)).scannedTo ?? upTo;
+    upTo = slicePages(ledger, plan.dryRunId, slice)(upTo, maxBatchSizeOf(opts.batchSize, opts.throttle) * lanesOf(opts)).scannedTo ?? upTo;
   }
   return { slice: { ...slice, upTo }, skip };
 }
@@ -423,12 +502,15 @@ export function appliedRows(ledger: Ledger, applyRun: RunRow, o: { withUncheckpo
   return slicePages(ledger, ledger.requirePlan(applyRun.planId!).dryRunId, slice, skip);
 }
 
-/** Whether a run stopped after its last checkpoint other than at a batch boundary: killed, or failed. */
+/**
+ * Whether a run stopped after its last checkpoint other than at a batch boundary: killed, failed, or
+ * halted while a batch written at the same time as the failing one committed.
+ */
 function cutOffAfterCheckpoint(ledger: Ledger, runId: string): boolean {
   const last = ledger.db
-    .prepare(`SELECT kind FROM events WHERE run_id = ? AND kind IN ('progress', 'resumed', 'interrupted', 'failed') ORDER BY seq DESC LIMIT 1`)
-    .get(runId) as { kind: string } | undefined;
-  return last?.kind === 'interrupted' || last?.kind === 'failed';
+    .prepare(`SELECT kind, json_extract(data, '$.error.committedPastCheckpoint') AS past FROM events WHERE run_id = ? AND kind IN ('progress', 'resumed', 'interrupted', 'failed', 'halted') ORDER BY seq DESC LIMIT 1`)
+    .get(runId) as { kind: string; past: number | null } | undefined;
+  return last?.kind === 'interrupted' || last?.kind === 'failed' || (last?.kind === 'halted' && (last.past ?? 0) > 0);
 }
 
 /** Re-reads the rows a run wrote and compares them with the state it meant to leave. */

@@ -8,7 +8,7 @@ import type { ParsedParams, Result, RunKind } from '../../shared/protocol';
 import { type Ledger, type RunRow } from '../ledger/ledger';
 import { SnapshotTarget } from '../targets/snapshot';
 import type { RunLock, Target } from '../targets/target';
-import { isCanary, planContext, runApply, runRollback, runVerify, type ApplyOptions } from './apply';
+import { isCanary, lanesOf, planContext, runApply, runRollback, runVerify, type ApplyOptions } from './apply';
 import { runDryRun, type DryRunOptions } from './dryRun';
 import { addToSummary, evaluateBatch, toRowDiff } from './evaluate';
 import { emptySummary } from '../ledger/ledger';
@@ -122,7 +122,7 @@ export class Engine {
         throw new RedressError('RUN_STATE', `--rest-of takes a canary apply run of plan ${plan.id} (one started with \`redress apply ${plan.id} --canary N\` or \`--canary P%\`); ${p.restOf} is not one. See \`redress runs\`.`);
       }
       if (canary.status !== 'completed') throw new RedressError('RUN_STATE', `Canary run ${canary.id} is ${canary.status}; the rest can follow only a completed, verified canary.`);
-      const run = this.restRun(canary, { batchSize, ...(p.throttle ? { throttle: p.throttle } : {}) });
+      const run = this.restRun(canary, { batchSize, ...(p.throttle ? { throttle: p.throttle } : {}), ...(p.concurrency !== undefined ? { concurrency: this.concurrencyOf(p.concurrency) } : {}) });
       await this.launch(run, lock);
       return run.id;
     }
@@ -138,6 +138,7 @@ export class Engine {
       ...(p.canaryRows !== undefined ? { canaryRows: p.canaryRows } : {}),
       ...(p.afterCanary ? { afterCanary: p.afterCanary } : {}),
       ...(p.throttle ? { throttle: p.throttle } : {}),
+      concurrency: this.concurrencyOf(p.concurrency),
     };
     const run = this.ledger.createRun({
       kind: 'apply',
@@ -158,6 +159,7 @@ export class Engine {
       batchSize: o.batchSize ?? co.batchSize,
       ...(co.canaryRows !== undefined ? { excludeCanaryRows: co.canaryRows } : { excludeCanaryPercent: co.canaryPercent! }),
       ...(o.throttle ?? co.throttle ? { throttle: o.throttle ?? co.throttle } : {}),
+      concurrency: o.concurrency ?? lanesOf(co),
     };
     const plan = this.ledger.requirePlan(canary.planId!);
     return this.ledger.createRun({
@@ -169,6 +171,22 @@ export class Engine {
       options: options as unknown as Record<string, unknown>,
       totalRows: Math.max(0, plan.changes - canary.counts.scanned),
     });
+  }
+
+  /**
+   * Batches an apply writes at once: as asked, else two where the target can write several (PostgreSQL:
+   * bench/postgres.ts measures what it gains), one where it cannot (SQLite has a single writer).
+   * Recorded with the run: its resume, its rollback and the rollback's view of a cut-off run go by it.
+   */
+  private concurrencyOf(asked: number | undefined): number {
+    const max = this.target.maxConcurrentWrites ?? 1;
+    if (asked !== undefined && asked > max) {
+      throw new RedressError(
+        'RUN_STATE',
+        `--concurrency ${asked} is more than ${this.target.description} can write at once: ${max === 1 ? 'it writes one batch at a time' : `at most ${max} batches, one connection of the pool staying free for reads and health checks`}. Give --concurrency ${max}${max > 1 ? ' or less' : ''}.`,
+      );
+    }
+    return asked ?? Math.min(2, max);
   }
 
   /** `redress tune`: a new batch size or pause for a running write run, from its next batch on. */
@@ -195,7 +213,7 @@ export class Engine {
     const plan = this.ledger.requirePlan(parent.planId!);
     const lock = kind === 'rollback' ? await this.lockRun(plan.id) : undefined;
     try {
-      const po = parent.options as { batchSize?: number; throttle?: ApplyOptions['throttle'] };
+      const po = parent.options as { batchSize?: number; throttle?: ApplyOptions['throttle']; concurrency?: number };
       const run = this.ledger.createRun({
         kind,
         correctionId: parent.correctionId,
@@ -203,7 +221,7 @@ export class Engine {
         planId: plan.id,
         parentRunId: parent.id,
         // A rollback is throttled as its apply was (the same production table).
-        options: { batchSize: po.batchSize ?? 500, ...(kind === 'rollback' && po.throttle ? { throttle: po.throttle } : {}) },
+        options: { batchSize: po.batchSize ?? 500, ...(kind === 'rollback' && po.throttle ? { throttle: po.throttle } : {}), ...(kind === 'rollback' ? { concurrency: lanesOf(po) } : {}) },
       });
       if (kind === 'rollback' && ['paused', 'interrupted', 'halted', 'failed'].includes(parent.status)) {
         // An apply that did not finish ends here: resuming it would write again, behind the rollback's

@@ -54,6 +54,11 @@ export class Throttle {
     this.pauseMs = o.pauseMs ?? 0;
   }
 
+  /** Whether batches are to be paused between: then they are written one at a time, the pause between them. */
+  get pausing(): boolean {
+    return this.pauseMs > 0;
+  }
+
   private get checksHealth(): boolean {
     return !!this.health && (this.o.healthQuery !== undefined || this.o.maxTransactionAgeS !== undefined || this.o.maxReplicationLagS !== undefined);
   }

@@ -72,12 +72,11 @@ export interface RowOutcome {
 /** Changed rows per plan page: the unit the rows hash is made of and apply checks before writing. */
 export const PAGE_ROWS = 400;
 
-/** The text of a page of plan rows (Ledger.planPageText): `last` is its last seq. */
-export interface PageText {
-  last: number;
-  rows: number;
-  text: string;
-}
+// Plan rows are the apply loop's hot path: read as arrays (the driver's cheapest form, about half the
+// cost of one JSON document per page or an object per row from the driver), made objects here.
+const PLAN_ROW_COLUMNS = 'seq, status, key, before_hash, after_hash, before, after, reason';
+type PlanRowTuple = [number, PlanRowRecord['status'], string, string | null, string | null, string | null, string | null, string | null];
+const planRowOf = (r: PlanRowTuple): PlanRowRecord => ({ seq: r[0], status: r[1], key: r[2], before_hash: r[3], after_hash: r[4], before: r[5], after: r[6], reason: r[7] });
 
 /** A page of plan rows as the plan records it: its last seq, its row count and the sha-256 of its text. */
 export interface PlanPage {
@@ -294,45 +293,16 @@ export class Ledger {
 
   /** Plan rows in seq order, starting after `afterSeq`; `status` filters. */
   planRows(runId: string, afterSeq: number, limit: number, status?: string): PlanRowRecord[] {
-    // One JSON document per page, parsed at once: much cheaper than a JavaScript object per row
-    // from the driver, and this is the apply loop's hot path.
-    const cols = `json_object('seq', seq, 'status', status, 'key', key, 'before_hash', before_hash, 'after_hash', after_hash, 'before', before, 'after', after, 'reason', reason)`;
-    const page = status
-      ? this.stmt(`SELECT json_group_array(${cols}) FROM (SELECT * FROM plan_rows WHERE run_id = ? AND seq > ? AND status = ? ORDER BY seq LIMIT ?)`).pluck().get(runId, afterSeq, status, limit)
-      : this.stmt(`SELECT json_group_array(${cols}) FROM (SELECT * FROM plan_rows WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?)`).pluck().get(runId, afterSeq, limit);
-    return JSON.parse(page as string) as PlanRowRecord[];
+    const rows = status
+      ? this.stmt(`SELECT ${PLAN_ROW_COLUMNS} FROM plan_rows WHERE run_id = ? AND seq > ? AND status = ? ORDER BY seq LIMIT ?`).raw().all(runId, afterSeq, status, limit)
+      : this.stmt(`SELECT ${PLAN_ROW_COLUMNS} FROM plan_rows WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?`).raw().all(runId, afterSeq, limit);
+    return (rows as PlanRowTuple[]).map(planRowOf);
   }
 
-
-  /**
-   * The text the plan hash covers, in pages: each page is, for up to 400 changed rows in seq order,
-   * "\n" and the row's line (seq, key, before and after hashes, before and after values, NUL between).
-   * SQLite joins the lines itself: a JavaScript string per row made this a third of a large apply. Pages
-   * stay small enough (about 100 KB) for V8's young generation, so a pass over a large plan does not
-   * leave tens of megabytes of dead pages waiting for a full collection.
-   */
-  *planHashPages(runId: string): Generator<PageText> {
-    for (let after = -1; ; ) {
-      const page = this.planPageText(runId, after, Number.MAX_SAFE_INTEGER, PAGE_ROWS);
-      if (page.rows === 0) return;
-      yield page;
-      after = page.last;
-    }
-  }
-
-  /** The text of the changed plan rows after `afterSeq`, up to `upToSeq` and at most `limit` of them (see planHashPages). */
-  planPageText(runId: string, afterSeq: number, upToSeq: number, limit: number): PageText {
-    const page = this.stmt(
-      `SELECT max(seq) AS last, count(*) AS rows, group_concat(line, '' ORDER BY seq) AS text FROM (
-         SELECT seq, char(10) || seq || char(0) || key || char(0) || before_hash || char(0) || after_hash || char(0) || before || char(0) || after AS line
-         FROM plan_rows WHERE run_id = ? AND status = 'changed' AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?)`,
-    ).get(runId, afterSeq, upToSeq, limit) as { last: number | null; rows: number; text: string | null };
-    return { last: page.last ?? afterSeq, rows: page.rows, text: page.text ?? '' };
-  }
-
-  /** The seq of a dry-run's last changed plan row; -1 when it has none. */
-  lastChangedSeq(runId: string): number {
-    return this.stmt(`SELECT coalesce(max(seq), -1) FROM plan_rows WHERE run_id = ? AND status = 'changed'`).pluck().get(runId) as number;
+  /** The changed plan rows after `afterSeq` up to `upToSeq`, at most `limit` of them: a page (engine/planHash.ts). */
+  planPageRows(runId: string, afterSeq: number, upToSeq: number, limit: number): PlanRowRecord[] {
+    const rows = this.stmt(`SELECT ${PLAN_ROW_COLUMNS} FROM plan_rows WHERE run_id = ? AND status = 'changed' AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?`).raw().all(runId, afterSeq, upToSeq, limit);
+    return (rows as PlanRowTuple[]).map(planRowOf);
   }
 
   insertPlanPages(dryRunId: string, pages: PlanPage[]): void {

@@ -10,7 +10,7 @@ import { VERSION } from '../version';
 import { Sandbox } from '../sandbox/sandbox';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileHash, nativePlanPath } from '../engine/nativePlan';
-import { type PageEdit, pageChecker, planContentHash, planIdOf, rowsHashOf } from '../engine/planHash';
+import { checkedPlanRows, type PageEdit, planContentHash, planIdOf, rowsHashOf } from '../engine/planHash';
 import { snapshotRequest } from '../targets/snapshot';
 
 export type Handlers = { [M in Exclude<Method, 'subscribe' | 'unsubscribe'>]: (p: ParsedParams<M>) => Promise<Result<M>> | Result<M> };
@@ -126,7 +126,7 @@ function planProblems(ledger: Ledger, plan: PlanRow): string[] {
     // The same page check a run makes, over every page and up to the last changed row there is.
     let edit: PageEdit | undefined;
     try {
-      pageChecker(ledger, dryRunId, recorded, (found) => ((edit = found), new Error('plan page edited')))(-1, ledger.lastChangedSeq(dryRunId));
+      checkedPlanRows(ledger, dryRunId, recorded, (found) => ((edit = found), new Error('plan page edited'))).checkAll();
     } catch (e) {
       if (!edit) throw e;
     }

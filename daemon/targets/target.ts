@@ -96,6 +96,8 @@ export interface Target {
    * without nativeBatch (PostgreSQL) apply a plan, its rows read from the ledger.
    */
   casWrite?(scan: Scan, schema: TableSchema, writes: CasWrite[], hashRow: (row: StoredRow) => string): Promise<CasOutcome[]>;
+  /** How many casWrite calls may run at once, each on a connection of its own (absent: one at a time). */
+  readonly maxConcurrentWrites?: number;
   close(): Promise<void>;
 }
 

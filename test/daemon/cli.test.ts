@@ -248,6 +248,16 @@ describe('exit codes', () => {
     assert.equal(ok.status, 0, said(ok));
   });
 
+  test('2: apply --concurrency 2 on SQLite, which has one writer: refused before anything is written', async () => {
+    const dry = oneObject(await cli(ws.dir, '--json', 'dry-run', ws.correction('lower-lanes', LOWER.replace("'lower'", "'lower-lanes'"))));
+    const r = await cli(ws.dir, 'apply', String(dry.planId), '--concurrency', '2');
+    assert.equal(r.status, 2, said(r));
+    assert.match(r.stderr, /--concurrency 2 is more than sqlite:\S+ can write at once: it writes one batch at a time\. Give --concurrency 1\./);
+    const { runs } = oneObject(await cli(ws.dir, '--json', 'runs', '-n', '500')) as { runs: { kind: string; planId: string | null }[] };
+    assert.ok(runs.some((x) => x.kind === 'dry-run' && x.planId === dry.planId));
+    assert.deepEqual(runs.filter((x) => x.kind === 'apply' && x.planId === dry.planId), [], 'no apply run of the plan was created');
+  });
+
   test('1: a run that halts (past the quarantine threshold)', async () => {
     const f = ws.correction('all-bad', `import { defineCorrection } from 'redress';\nexport default defineCorrection({ id: 'all-bad', description: 'x', target: { table: 'accounts', key: 'id' }, expects: {}, transform: (row, ctx) => ctx.quarantine('needs a person'), options: { batchSize: 10 } });`);
     const r = await cli(ws.dir, '--json', 'dry-run', f);

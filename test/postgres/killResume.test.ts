@@ -40,7 +40,9 @@ export default defineCorrection<{ region: string; id: number; email: string }>({
   daemons.push(d1);
   const dry = await dryRun(d1.client, file);
   assert.equal(dry.counts.changed, 120);
-  const { runId } = await d1.client.request('apply', { planId: dry.planId! });
+  // One batch at a time, so exactly two batches are on the target at the kill (batches written at once:
+  // test/properties/concurrent-apply-killed-writes-each-row-once.test.ts).
+  const { runId } = await d1.client.request('apply', { planId: dry.planId!, concurrency: 1 });
   await new Promise<void>((resolve) => (d1.client.onClose = () => resolve())); // the daemon killed itself
   await d1.kill9();
   const mid = (await s.sql(`SELECT count(*)::int AS n FROM writes`)).rows[0]!.n;
