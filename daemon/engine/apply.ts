@@ -327,7 +327,6 @@ async function casLoop(ledger: Ledger, run: RunRow, ctl: RunControl, direction: 
   const checkpointOldest = async (): Promise<void> => {
     const { batch, started } = inFlight[0]!;
     const exceptions = await batch.written;
-    inFlight.shift();
     faultPoint('after-target-commit', batches + 1);
     counts.scanned += batch.rows;
     apply.applied += batch.rows - exceptions.length;
@@ -344,6 +343,7 @@ async function casLoop(ledger: Ledger, run: RunRow, ctl: RunControl, direction: 
     lastSeq = batch.scannedTo;
     batches++;
     ledger.checkpoint(run.id, { batchesDone: batches, cursor: lastSeq, counts, apply, outcomes: exceptions });
+    inFlight.shift();
     faultPoint('after-checkpoint', batches);
     await ctl.progress();
     if (throttle) await throttle.afterBatch(ctl, batch.rows, performance.now() - started);
@@ -377,11 +377,11 @@ async function casLoop(ledger: Ledger, run: RunRow, ctl: RunControl, direction: 
     }
     await drain();
   } catch (e) {
-    // A batch's write failed. The batches after it are not checkpointed; their writes end (commit or not)
-    // before the run does. A halting error says when some committed, so a rollback covers them
-    // (cutOffAfterCheckpoint); a resume replays them.
-    const later = await Promise.allSettled(inFlight.slice(1).map((f) => f.batch.written));
-    const committed = later.filter((r) => r.status === 'fulfilled').length;
+    // A batch's write (or its checkpoint) failed. It and the batches after it are not checkpointed; their
+    // writes end (commit or not) before the run does. A halting error says when some committed, so a
+    // rollback covers them (cutOffAfterCheckpoint); a resume replays them.
+    const settled = await Promise.allSettled(inFlight.map((f) => f.batch.written));
+    const committed = settled.filter((r) => r.status === 'fulfilled').length;
     if (committed > 0 && e instanceof RedressError) throw new RedressError(e.code, e.message, { ...e.data, committedPastCheckpoint: committed });
     throw e;
   }
