@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { DaemonClient } from '../shared/client';
 import { RedressError } from '../shared/errors';
-import { DAEMON_NODE_FLAGS, readDaemonInfo, waitForInfo } from '../shared/daemonFiles';
+import { daemonNodeFlags, readDaemonInfo, waitForInfo } from '../shared/daemonFiles';
 import { daemonEntryPath } from './paths';
 
 export { readDaemonInfo };
@@ -28,7 +28,7 @@ export interface StartOptions {
 
 /** Starts a daemon for the workspace and resolves when it is ready; rejects with its own words if it fails. */
 export function startDaemon(workspace: string, o: StartOptions = {}): Promise<{ pid: number; port: number }> {
-  const args = [...DAEMON_NODE_FLAGS, daemonEntryPath(), '--workspace', workspace];
+  const args = [...daemonNodeFlags(workspace), daemonEntryPath(), '--workspace', workspace];
   if (o.ownerPid) args.push('--owner-pid', String(o.ownerPid));
   if (o.idleMs) args.push('--idle-ms', String(o.idleMs));
   const child = spawn(o.nodePath ?? process.execPath, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: o.env ?? process.env });

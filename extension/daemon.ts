@@ -9,7 +9,7 @@ import { DaemonClient } from '../shared/client';
 import { RedressError } from '../shared/errors';
 
 export { STATE_DIR, daemonInfoPath, daemonLogPath, isAlive, readDaemonInfo, waitForInfo, type DaemonInfo } from '../shared/daemonFiles';
-import { DAEMON_NODE_FLAGS, daemonInfoPath, daemonLogPath, isAlive, readDaemonInfo, waitForInfo, type DaemonInfo } from '../shared/daemonFiles';
+import { daemonInfoPath, daemonNodeFlags, daemonLogPath, isAlive, readDaemonInfo, waitForInfo, type DaemonInfo } from '../shared/daemonFiles';
 
 // ---------- which Node runs the daemon ----------
 
@@ -151,7 +151,7 @@ function spawnDaemon(o: LaunchOptions): Promise<{ pid: number; port: number } | 
   if (!existsSync(o.daemonEntry)) {
     return Promise.reject(new RedressError('DAEMON_UNAVAILABLE', `The daemon is missing from the extension (${o.daemonEntry}). Reinstall the extension.`));
   }
-  const args = [...DAEMON_NODE_FLAGS, o.daemonEntry, '--workspace', o.workspace, '--owner-pid', String(o.ownerPid)];
+  const args = [...daemonNodeFlags(o.workspace), o.daemonEntry, '--workspace', o.workspace, '--owner-pid', String(o.ownerPid)];
   if (o.idleMs) args.push('--idle-ms', String(o.idleMs));
   o.log(`starting the daemon: ${o.node} ${args.join(' ')}`);
   const env = { ...process.env, ...o.env };

@@ -1,6 +1,7 @@
 // The files a workspace's daemon publishes in .redress/, read the same way by the CLI and the extension.
 import { readFileSync, watch } from 'node:fs';
 import { join } from 'node:path';
+import { CONFIG_FILE } from './config';
 import { RedressError } from './errors';
 
 /** What the daemon publishes in .redress/daemon.json (mode 0600). */
@@ -16,12 +17,23 @@ export interface DaemonInfo {
 export const STATE_DIR = '.redress';
 
 /**
- * Node flags every daemon starts with: a small young generation (4 MB semi-spaces instead of 16), so the
- * batches a long run churns through are collected young, not promoted to wait for a full collection.
- * With the daemon's own slower heap growth (daemon/main.ts) this keeps a 1,000,000-row dry-run near
- * 180 MB instead of 250 (npm run bench measures it). Set at start: V8 sizes the young generation once.
+ * Node flags a workspace's daemon starts with: the size of V8's young generation, set at start (V8 sizes it
+ * once). SQLite workspaces get 4 MB semi-spaces instead of 16: the batches a long dry-run churns through
+ * are collected young, not promoted to wait for a full collection, which (with the daemon's slower heap
+ * growth, daemon/main.ts) keeps a 1,000,000-row dry-run near 180 MB instead of 250. PostgreSQL workspaces
+ * keep 16 MB: an apply there has two batches in flight and one read ahead, which outlive a small young
+ * generation; with 16 MB the daemon spent about a quarter less CPU per applied row (bench/postgres.ts
+ * prints it), for about 50 MB more at its peak.
  */
-export const DAEMON_NODE_FLAGS = ['--max-semi-space-size=4'];
+export function daemonNodeFlags(workspace: string): string[] {
+  let kind: unknown;
+  try {
+    kind = (JSON.parse(readFileSync(join(workspace, CONFIG_FILE), 'utf8')) as { target?: { kind?: unknown } }).target?.kind;
+  } catch {
+    // No or bad config: the daemon says so when it starts; the flags do not matter then.
+  }
+  return [`--max-semi-space-size=${kind === 'postgres' ? 16 : 4}`];
+}
 
 export function daemonInfoPath(workspace: string): string {
   return join(workspace, STATE_DIR, 'daemon.json');
