@@ -148,3 +148,27 @@ test('more batches at once than the pool can write is refused before anything is
   );
   assert.deepEqual(await writesPerRow(), {});
 });
+
+test('a checkpoint that fails after its batch committed (the ledger disk full): a rollback restores that batch too', async () => {
+  // Fault injection: the ledger refuses the 2nd checkpoint, as SQLite does when its disk is full.
+  const checkpoint = e.ledger.checkpoint.bind(e.ledger);
+  let call = 0;
+  e.ledger.checkpoint = (...args) => {
+    if (++call === 2) throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+    return checkpoint(...args);
+  };
+  let run;
+  try {
+    run = await e.run(e.engine.startApply({ planId, concurrency: 2 }));
+  } finally {
+    e.ledger.checkpoint = checkpoint;
+  }
+  assert.equal(run.status, 'failed', run.message ?? '');
+  assert.equal(run.batchesDone, 1, 'only the first batch is checkpointed');
+  const written = await writesPerRow();
+  assert.ok(written[1]! >= 40, `batches 1 and 2 are on the table (${JSON.stringify(written)})`);
+  const rb = await e.run(e.engine.startFollowUp('rollback', run.id));
+  assert.equal(rb.status, 'completed', rb.message ?? '');
+  assert.equal(rb.apply.applied, written[1], 'every row on the table, checkpointed or not, is restored');
+  assert.deepEqual(await tableText(s, 'people', 'id'), original);
+});
