@@ -126,6 +126,29 @@ export async function pgEngine(s: PgSchema, o?: PostgresOptions): Promise<PgEngi
 }
 
 /** The correction most PostgreSQL tests run: lower-case `people.email`, keyed by id, in batches of `batchSize`. */
+/**
+ * `accounts` (region, id) with mixed-case emails, `perRegion` rows in each of three regions, and a
+ * `writes` table the server fills with the key of every write a row receives (a trigger), so a test can
+ * count how many times each row was written.
+ */
+export async function accountsWithWriteLog(s: PgSchema, perRegion: number): Promise<void> {
+  await s.sql(`CREATE TABLE accounts (region text, id int4, email text NOT NULL, PRIMARY KEY (region, id))`);
+  await s.sql(`INSERT INTO accounts SELECT r, i, 'User' || i || '@' || upper(r) || '.Example' FROM unnest(ARRAY['eu', 'us', 'ap']) r, generate_series(1, ${perRegion}) i`);
+  await s.sql(`CREATE TABLE writes (region text, id int4)`);
+  await s.sql(`CREATE FUNCTION log_write() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO writes VALUES (NEW.region, NEW.id); RETURN NEW; END $$`);
+  await s.sql(`CREATE TRIGGER log_write AFTER UPDATE ON accounts FOR EACH ROW EXECUTE FUNCTION log_write()`);
+}
+
+/** Lower-cases `accounts.email` (see accountsWithWriteLog): a correction with a composite key. */
+export function lowerAccountEmailCorrection(batchSize?: number): string {
+  return `import { defineCorrection } from 'redress';
+export default defineCorrection<{ region: string; id: number; email: string }>({
+  id: 'lower-email', description: 'lower-case emails', target: { table: 'accounts', key: ['region', 'id'] },
+  expects: { email: 'text' },
+  transform: (row) => ({ email: row.email.toLowerCase() }),${batchSize ? `\n  options: { batchSize: ${batchSize} },` : ''}
+});`;
+}
+
 export function lowerEmailCorrection(batchSize: number): string {
   return `import { defineCorrection } from 'redress';
 export default defineCorrection<{ id: number; email: string }>({

@@ -79,9 +79,12 @@ test('the default is two batches at once, recorded with the run; its rollback wr
   assert.deepEqual(await tableText(s, 'people', 'id'), original);
 });
 
-test('a batch that fails while a later one has committed: the run halts, a rollback restores the later batch too', async () => {
-  // Fault injection: the 3rd batch fails (as if the table had changed) only once the 4th, written at the
-  // same time, has committed. The real server cannot be made to do this on demand.
+/**
+ * Fault injection: the 3rd batch fails (as if the table had changed) only once the 4th, written at the
+ * same time, has committed. The real server cannot be made to do this on demand. Returns the real
+ * casWrite, to put back.
+ */
+function failThirdBatchOnceFourthCommits(): PgEngine['target']['casWrite'] {
   const casWrite = e.target.casWrite.bind(e.target);
   let call = 0;
   let fourthDone!: () => void;
@@ -96,6 +99,11 @@ test('a batch that fails while a later one has committed: the run halts, a rollb
     if (n === 4) fourthDone();
     return out;
   };
+  return casWrite;
+}
+
+test('a batch that fails while a later one has committed: the run halts, a rollback restores the later batch too', async () => {
+  const casWrite = failThirdBatchOnceFourthCommits();
   try {
     const run = await e.run(e.engine.startApply({ planId, concurrency: 2 }));
     assert.equal(run.status, 'halted', run.message ?? '');
@@ -112,20 +120,7 @@ test('a batch that fails while a later one has committed: the run halts, a rollb
 });
 
 test('a batch that fails while a later one has committed: a resume replays the later batch and writes each row once', async () => {
-  const casWrite = e.target.casWrite.bind(e.target);
-  let call = 0;
-  let fourthDone!: () => void;
-  const fourth = new Promise<void>((r) => (fourthDone = r));
-  e.target.casWrite = async (...args) => {
-    const n = ++call;
-    if (n === 3) {
-      await fourth;
-      throw new RedressError('SCHEMA_DRIFT', 'injected: the table changed');
-    }
-    const out = await casWrite(...args);
-    if (n === 4) fourthDone();
-    return out;
-  };
+  const casWrite = failThirdBatchOnceFourthCommits();
   let runId: string;
   try {
     const run = await e.run(e.engine.startApply({ planId, concurrency: 2 }));

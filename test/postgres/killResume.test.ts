@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { dryRun, startTestDaemon, waitForRun, type RunningDaemon, type Workspace } from '../helpers/harness';
-import { pgSchema, pgWorkspace, type PgSchema } from '../helpers/pg';
+import { accountsWithWriteLog, lowerAccountEmailCorrection, pgSchema, pgWorkspace, type PgSchema } from '../helpers/pg';
 
 let s: PgSchema;
 let ws: ReturnType<typeof pgWorkspace>;
@@ -11,12 +11,8 @@ const daemons: RunningDaemon[] = [];
 
 before(async () => {
   s = await pgSchema('kill');
-  await s.sql(`CREATE TABLE accounts (region text, id int4, email text NOT NULL, PRIMARY KEY (region, id))`);
-  await s.sql(`INSERT INTO accounts (region, id, email) SELECT r, i, 'User' || i || '@' || upper(r) || '.Example' FROM unnest(ARRAY['eu', 'us', 'ap']) r, generate_series(1, 40) i`);
   // Logs every write a row receives (in another table, so the rows themselves hold only what Redress wrote).
-  await s.sql(`CREATE TABLE writes (region text, id int4)`);
-  await s.sql(`CREATE FUNCTION log_write() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO writes VALUES (NEW.region, NEW.id); RETURN NEW; END $$`);
-  await s.sql(`CREATE TRIGGER log_write AFTER UPDATE ON accounts FOR EACH ROW EXECUTE FUNCTION log_write()`);
+  await accountsWithWriteLog(s, 40);
   ws = pgWorkspace(s);
 });
 after(async () => {
@@ -26,16 +22,7 @@ after(async () => {
 });
 
 test('kill -9 after a batch committed on PostgreSQL but before its checkpoint: resume completes, each row written exactly once', async () => {
-  const file = ws.correction(
-    'lower-email',
-    `import { defineCorrection } from 'redress';
-export default defineCorrection<{ region: string; id: number; email: string }>({
-  id: 'lower-email', description: 'lower-case emails', target: { table: 'accounts', key: ['region', 'id'] },
-  expects: { email: 'text' },
-  transform: (row) => ({ email: row.email.toLowerCase() }),
-  options: { batchSize: 25 },
-});`,
-  );
+  const file = ws.correction('lower-email', lowerAccountEmailCorrection(25));
   const d1 = await startTestDaemon(ws as unknown as Workspace, { env: { ...process.env, REDRESS_FAULT: 'after-target-commit:2' } });
   daemons.push(d1);
   const dry = await dryRun(d1.client, file);

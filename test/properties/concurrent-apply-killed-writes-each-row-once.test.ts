@@ -12,7 +12,7 @@ import { after, before, test } from 'node:test';
 import fc from 'fast-check';
 import { dryRun, startTestDaemon, waitForExit, waitForRun, type RunningDaemon, type Workspace } from '../helpers/harness';
 import { daemonGone, latestRun } from '../helpers/lifecycle';
-import { pgSchema, pgWorkspace, tableText, type PgSchema } from '../helpers/pg';
+import { accountsWithWriteLog, lowerAccountEmailCorrection, pgSchema, pgWorkspace, tableText, type PgSchema } from '../helpers/pg';
 import { assertProperty } from '../helpers/tables';
 
 const ROWS = 120;
@@ -24,23 +24,11 @@ const daemons: RunningDaemon[] = [];
 
 before(async () => {
   s = await pgSchema('lanes_kill');
-  await s.sql(`CREATE TABLE accounts (region text, id int4, email text NOT NULL, PRIMARY KEY (region, id))`);
-  await s.sql(`INSERT INTO accounts SELECT r, i, 'User' || i || '@' || upper(r) || '.Example' FROM unnest(ARRAY['eu', 'us', 'ap']) r, generate_series(1, ${ROWS / 3}) i`);
+  await accountsWithWriteLog(s, ROWS / 3);
   await s.sql(`CREATE TABLE accounts_original AS SELECT * FROM accounts`);
-  await s.sql(`CREATE TABLE writes (region text, id int4)`);
-  await s.sql(`CREATE FUNCTION log_write() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO writes VALUES (NEW.region, NEW.id); RETURN NEW; END $$`);
-  await s.sql(`CREATE TRIGGER log_write AFTER UPDATE ON accounts FOR EACH ROW EXECUTE FUNCTION log_write()`);
   original = await tableText(s, 'accounts', 'region, id');
   ws = pgWorkspace(s, 'redress-lanes-kill-');
-  const file = ws.correction(
-    'lower-email',
-    `import { defineCorrection } from 'redress';
-export default defineCorrection<{ region: string; id: number; email: string }>({
-  id: 'lower-email', description: 'lower-case emails', target: { table: 'accounts', key: ['region', 'id'] },
-  expects: { email: 'text' },
-  transform: (row) => ({ email: row.email.toLowerCase() }),
-});`,
-  );
+  const file = ws.correction('lower-email', lowerAccountEmailCorrection());
   const d = await startTestDaemon(ws as unknown as Workspace);
   try {
     const dry = await dryRun(d.client, file);
