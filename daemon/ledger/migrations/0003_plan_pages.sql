@@ -6,6 +6,6 @@ CREATE TABLE plan_pages (
   dry_run_id TEXT NOT NULL,
   last_seq   INTEGER NOT NULL,  -- the page holds the changed rows after the previous page's last_seq, up to this
   rows       INTEGER NOT NULL,
-  hash       TEXT NOT NULL,     -- sha-256 of the page's text (Ledger.planPageText)
+  hash       TEXT NOT NULL,     -- sha-256 of the page's text (daemon/engine/planHash.ts pageText)
   PRIMARY KEY (dry_run_id, last_seq)
 ) WITHOUT ROWID;
