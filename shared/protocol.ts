@@ -74,6 +74,8 @@ export const RunSummary = z.object({
   totalRows: z.number().int().nullable(),
   counts: Summary,
   apply: ApplyCounts,
+  /** An apply's or rollback's batches written at once (recorded when it started); null for other runs. */
+  concurrency: z.number().int().nullable().default(null),
   message: z.string().nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
@@ -207,8 +209,11 @@ export const methods = {
       /** Apply the rest of the plan after this completed canary run (rows outside its slice). */
       restOf: z.string().optional(),
       throttle: Throttle.optional(),
-      /** Batches written at once, each a transaction on its own connection (default 2 where the target can; SQLite 1). */
-      concurrency: z.number().int().min(1).max(16).optional(),
+      /**
+       * Batches written at once, each a transaction on its own connection (default 2 where the target can;
+       * SQLite 1). Its upper bound is the target's (the engine refuses more, saying how many it can).
+       */
+      concurrency: z.number().int().min(1).optional(),
     }),
     result: z.object({ runId: z.string() }),
   },

@@ -2,7 +2,7 @@
 // Exit codes (docs/cli.md): 0 done; 1 the run ended but not cleanly (halted, failed, cancelled,
 // verify found differences); 2 bad input (usage, config, compile, manifest, unknown plan or run);
 // 3 the daemon is unavailable; 4 the ledger does not verify; 130 paused by Ctrl-C.
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { DaemonClient } from '../../shared/client';
@@ -33,9 +33,20 @@ const collect = (v: string, prev: Record<string, string>) => {
   if (i < 1) throw new RedressError('CONFIG', `--param takes name=value, got "${v}"`);
   return { ...prev, [v.slice(0, i)]: v.slice(i + 1) };
 };
-const int = (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new RedressError('CONFIG', `expected a positive whole number, got "${v}"`);
+// Option values, checked where they are typed: commander names the option in its message
+// ("option '--pause-ms <ms>' argument 'abc' is invalid. …") and it is a usage error (exit 2).
+const whole = (min: number, what: string, max = Number.MAX_SAFE_INTEGER) => (v: string) => {
+  const n = v.trim() === '' ? NaN : Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`Give ${what}.`);
+  return n;
+};
+const int = whole(1, 'a whole number, 1 or more');
+const ms = whole(0, 'a whole number of milliseconds, 0 or more (at most 3600000, an hour)', 3_600_000);
+const seed = whole(Number.MIN_SAFE_INTEGER, 'a whole number');
+const count = whole(0, 'a whole number, 0 or more');
+const seconds = (v: string) => {
+  const n = v.trim() === '' ? NaN : Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('Give a number of seconds, 0 or more (1.5 is fine).');
   return n;
 };
 
@@ -90,7 +101,7 @@ async function follow(c: DaemonClient, runId: string, label: string): Promise<Ru
 }
 
 /** What --json prints for a run: its id, status and counts. */
-const runJson = (r: RunSummary) => ({ runId: r.id, kind: r.kind, status: r.status, planId: r.planId, ...r.counts, apply: r.apply, message: r.message });
+const runJson = (r: RunSummary) => ({ runId: r.id, kind: r.kind, status: r.status, planId: r.planId, ...r.counts, apply: r.apply, ...(r.concurrency !== null ? { concurrency: r.concurrency } : {}), message: r.message });
 
 function finish(r: RunSummary, extra: Record<string, unknown> = {}): void {
   if (json()) out({ ...runJson(r), ...extra });
@@ -151,7 +162,7 @@ program
   .command('preview <correction>')
   .description('run the correction on a seeded sample of rows and show the before/after diff (writes nothing)')
   .option('-n, --sample <n>', 'rows in the sample', int)
-  .option('--seed <n>', 'sample seed (same seed, same rows)', (v) => Number(v))
+  .option('--seed <n>', 'sample seed (same seed, same rows)', seed)
   .option('--show <n>', 'row diffs to print', int, 5)
   .option('-p, --param <name=value>', 'parameter for the transform (repeatable)', collect, {})
   .option('--snapshot <file>', 'sample a snapshot (redress snapshot) instead of the target')
@@ -179,7 +190,7 @@ program
   .command('snapshot <table>')
   .description('copy a seeded sample of a PostgreSQL table into a local SQLite snapshot for previews (masking personal data)')
   .option('-n, --rows <n>', 'rows in the sample', int, 1000)
-  .option('--seed <n>', 'sample seed (same seed, same rows)', (v) => Number(v), 1)
+  .option('--seed <n>', 'sample seed (same seed, same rows)', seed, 1)
   .option('--stratify <column>', 'represent every value of this column, in proportion to its share')
   .option('--where <sql>', 'only rows matching this SQL condition')
   .option('--mask <column:hash|redact>', 'mask a column (repeatable): hash keeps equal values equal, redact empties it', mask, [])
@@ -223,14 +234,14 @@ program
   .option('--canary <size>', 'apply a canary slice first: N rows (--canary 100) or P percent (--canary 5%), chosen by key hash', canarySize)
   .addOption(new Option('--after-canary <what>', 'verify the canary slice, then wait for a person or continue by itself when clean').choices(['wait', 'continue']))
   .option('--rest-of <run>', 'apply the rest of the plan after this completed canary run')
-  .option('--pause-ms <ms>', 'pause between batches', (v) => Number(v))
+  .option('--pause-ms <ms>', 'pause after every batch (batches are then written one at a time)', ms)
   .option('--target-batch-ms <ms>', 'adapt the batch size so a batch takes about this long', int)
   .option('--min-batch-size <n>', 'smallest adaptive batch', int)
   .option('--max-batch-size <n>', 'largest adaptive batch', int)
   .option('--throttle-sql <sql>', 'wait while this query returns true in its first column')
-  .option('--max-transaction-age <s>', 'wait while another transaction has been open longer than this', (v) => Number(v))
-  .option('--max-replication-lag <s>', 'wait while a replica lags more than this', (v) => Number(v))
-  .option('--concurrency <n>', 'batches written at once, each on its own connection (PostgreSQL; default 2)', int)
+  .option('--max-transaction-age <s>', 'wait while another transaction has been open longer than this', seconds)
+  .option('--max-replication-lag <s>', 'wait while a replica lags more than this', seconds)
+  .option('--concurrency <n>', 'batches written at once, each on its own connection (PostgreSQL: default 2, at most the pool size less one; SQLite: 1); not with --pause-ms', int)
   .action(
     async (
       planId: string,
@@ -296,7 +307,7 @@ program
   .command('tune <run>')
   .description('change the batch size or the pause between batches of a running apply or rollback')
   .option('-b, --batch-size <n>', 'rows per batch from the next batch on', int)
-  .option('--pause-ms <ms>', 'pause between batches', (v) => Number(v))
+  .option('--pause-ms <ms>', 'pause after every batch (batches are then written one at a time)', ms)
   .action(async (runId: string, o: { batchSize?: number; pauseMs?: number }) => {
     await withDaemon(async (c) => {
       await c.request('tune', { runId, ...(o.batchSize ? { batchSize: o.batchSize } : {}), ...(o.pauseMs !== undefined ? { pauseMs: o.pauseMs } : {}) });
@@ -368,7 +379,7 @@ program
   .addOption(new Option('--outcome <outcome>', 'an apply or rollback run: only the rows it did not write, drifted (or gone) or already so').choices(['drifted', 'already']))
   .option('--column <name>', 'only rows that change this column')
   .option('-n, --limit <n>', 'rows', int, 20)
-  .option('--offset <n>', 'skip this many', (v) => Number(v), 0)
+  .option('--offset <n>', 'skip this many', count, 0)
   .action(async (runId: string, o: { status?: 'changed' | 'skipped' | 'quarantined'; outcome?: 'drifted' | 'already'; column?: string; limit: number; offset: number }) => {
     await withDaemon(async (c) => {
       const r = await c.request('diffs', {

@@ -38,7 +38,7 @@ export function printRun(r: RunSummary): void {
   const lines = [`${r.kind} ${r.id}: ${r.status}${r.message ? ` — ${r.message}` : ''}`];
   if (r.kind === 'dry-run') lines.push(`  scanned ${c.scanned}  changed ${c.changed}  unchanged ${c.unchanged}  skipped ${c.skipped}  quarantined ${c.quarantined}`);
   else if (r.kind === 'verify') lines.push(`  checked ${c.scanned}  matching ${r.apply.applied}  differing ${r.apply.drifted}`);
-  else lines.push(`  rows ${c.scanned}  written ${r.apply.applied}  already so ${r.apply.alreadyApplied}  drifted ${r.apply.drifted}`);
+  else lines.push(`  rows ${c.scanned}  written ${r.apply.applied}  already so ${r.apply.alreadyApplied}  drifted ${r.apply.drifted}  (${r.concurrency ?? 1} batch${r.concurrency === 1 ? '' : 'es'} at once)`);
   if (r.planId && r.kind === 'dry-run' && r.status === 'completed') lines.push(`  plan ${r.planId}: review with \`redress diffs ${r.id}\`, apply with \`redress apply ${r.planId}\``);
   if (r.status === 'paused' || r.status === 'interrupted') lines.push(`  resume with \`redress resume ${r.id}\``);
   if (r.status === 'halted') lines.push(`  once the cause above is dealt with, resume with \`redress resume ${r.id}\`${r.kind === 'rollback' ? '' : ' (or start a new run)'}`);

@@ -122,7 +122,7 @@ export class Engine {
         throw new RedressError('RUN_STATE', `--rest-of takes a canary apply run of plan ${plan.id} (one started with \`redress apply ${plan.id} --canary N\` or \`--canary P%\`); ${p.restOf} is not one. See \`redress runs\`.`);
       }
       if (canary.status !== 'completed') throw new RedressError('RUN_STATE', `Canary run ${canary.id} is ${canary.status}; the rest can follow only a completed, verified canary.`);
-      const run = this.restRun(canary, { batchSize, ...(p.throttle ? { throttle: p.throttle } : {}), ...(p.concurrency !== undefined ? { concurrency: this.concurrencyOf(p.concurrency) } : {}) });
+      const run = this.restRun(canary, { batchSize, ...(p.throttle ? { throttle: p.throttle } : {}), ...(p.concurrency !== undefined ? { concurrency: this.concurrencyOf(p.concurrency, p.throttle) } : {}) });
       await this.launch(run, lock);
       return run.id;
     }
@@ -138,7 +138,7 @@ export class Engine {
       ...(p.canaryRows !== undefined ? { canaryRows: p.canaryRows } : {}),
       ...(p.afterCanary ? { afterCanary: p.afterCanary } : {}),
       ...(p.throttle ? { throttle: p.throttle } : {}),
-      concurrency: this.concurrencyOf(p.concurrency),
+      concurrency: this.concurrencyOf(p.concurrency, p.throttle),
     };
     const run = this.ledger.createRun({
       kind: 'apply',
@@ -178,7 +178,13 @@ export class Engine {
    * bench/postgres.ts measures what it gains), one where it cannot (SQLite has a single writer).
    * Recorded with the run: its resume, its rollback and the rollback's view of a cut-off run go by it.
    */
-  private concurrencyOf(asked: number | undefined): number {
+  private concurrencyOf(asked: number | undefined, throttle: ApplyOptions['throttle']): number {
+    if (asked !== undefined && asked > 1 && (throttle?.pauseMs ?? 0) > 0) {
+      throw new RedressError(
+        'RUN_STATE',
+        `--concurrency ${asked} and --pause-ms ${throttle!.pauseMs} ask for two things at once: a pause after every batch writes one batch at a time. Drop --concurrency to pause, or drop --pause-ms (and throttle with --target-batch-ms, --throttle-sql or --max-transaction-age) to write ${asked} at once.`,
+      );
+    }
     const max = this.target.maxConcurrentWrites ?? 1;
     if (asked !== undefined && asked > max) {
       throw new RedressError(

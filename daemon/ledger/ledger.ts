@@ -546,6 +546,8 @@ export function runSummary(r: RunRow): RunSummary {
     totalRows: r.totalRows,
     counts: r.counts,
     apply: r.apply,
+    // Runs made before batches were written at once recorded none: they wrote one at a time.
+    concurrency: r.kind === 'apply' || r.kind === 'rollback' ? ((r.options as { concurrency?: number }).concurrency ?? 1) : null,
     message: r.message,
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,

@@ -124,7 +124,10 @@ describe('--json prints one JSON object with the id and the counts', () => {
     hasCounts(o);
     assert.deepEqual([o.kind, o.status, o.planId], ['apply', 'completed', planId]);
     assert.equal((o.apply as { applied: number }).applied, 28);
+    assert.equal(o.concurrency, 1, 'SQLite writes one batch at a time, and the run says so');
     applyRunId = o.runId as string;
+    const text = await cli(ws.dir, 'status', applyRunId);
+    assert.match(text.stdout, /written 28 .*\(1 batch at once\)/, said(text));
   });
 
   test('verify', async () => {
@@ -202,6 +205,23 @@ describe('exit codes', () => {
       const r = await cli(ws.dir, ...args);
       assert.equal(r.status, 2, `${args.join(' ')}: ${said(r)}`);
       assert.match(r.stderr, /^error: /m, said(r));
+    }
+  });
+
+  test('2: an option value of the wrong kind, naming the option and what to give, before the daemon is asked', async () => {
+    for (const [args, says] of [
+      [['apply', 'plan_x', '--concurrency', '0'], /option '--concurrency <n>' argument '0' is invalid\. Give a whole number, 1 or more\./],
+      [['apply', 'plan_x', '--concurrency', '2.5'], /option '--concurrency <n>' argument '2\.5' is invalid/],
+      [['apply', 'plan_x', '--pause-ms', 'abc'], /option '--pause-ms <ms>' argument 'abc' is invalid\. Give a whole number of milliseconds, 0 or more/],
+      [['apply', 'plan_x', '--pause-ms', '-5'], /option '--pause-ms <ms>' argument '-5' is invalid/],
+      [['apply', 'plan_x', '--max-transaction-age', 'soon'], /option '--max-transaction-age <s>' argument 'soon' is invalid\. Give a number of seconds/],
+      [['tune', 'run_x', '--pause-ms', ''], /option '--pause-ms <ms>' argument '' is invalid/],
+      [['preview', 'x.correction.ts', '--seed', 'one'], /option '--seed <n>' argument 'one' is invalid\. Give a whole number\./],
+      [['diffs', 'run_x', '--offset', '-1'], /option '--offset <n>' argument '-1' is invalid/],
+    ] as const) {
+      const r = await cli(ws.dir, ...args);
+      assert.equal(r.status, 2, `${args.join(' ')}: ${said(r)}`);
+      assert.match(r.stderr, says, said(r));
     }
   });
 

@@ -20,6 +20,7 @@ const run = (o: Partial<RunSummary>): RunSummary => ({
   totalRows: 1000,
   counts: { scanned: 1000, changed: 10, unchanged: 990, skipped: 0, quarantined: 0, changesPerColumn: {} },
   apply: { applied: 0, alreadyApplied: 0, drifted: 0 },
+  concurrency: null,
   message: null,
   createdAt: '',
   updatedAt: '',

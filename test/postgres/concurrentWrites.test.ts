@@ -137,11 +137,24 @@ test('a batch that fails while a later one has committed: a resume replays the l
 });
 
 test('more batches at once than the pool can write is refused before anything is written', async () => {
+  for (const n of [9, 99]) {
+    await assert.rejects(
+      e.engine.startApply({ planId, concurrency: n }),
+      (err: RedressError) => err.code === 'RUN_STATE' && new RegExp(`--concurrency ${n} is more than .* can write at once: at most 4 batches, .*Give --concurrency 4 or less\\.`).test(err.message),
+    );
+  }
+  assert.deepEqual(await writesPerRow(), {});
+});
+
+test('batches at once with a pause after every batch (which writes one at a time) is refused, naming both', async () => {
   await assert.rejects(
-    e.engine.startApply({ planId, concurrency: 9 }),
-    (err: RedressError) => err.code === 'RUN_STATE' && /--concurrency 9 is more than .* can write at once: at most 4 batches, .*Give --concurrency 4 or less\./.test(err.message),
+    e.engine.startApply({ planId, concurrency: 3, throttle: { pauseMs: 50 } }),
+    (err: RedressError) => err.code === 'RUN_STATE' && /--concurrency 3 and --pause-ms 50 ask for two things at once: .*Drop --concurrency to pause, or drop --pause-ms/.test(err.message),
   );
   assert.deepEqual(await writesPerRow(), {});
+  const paused = await e.run(e.engine.startApply({ planId, throttle: { pauseMs: 1 } }));
+  assert.equal(paused.status, 'completed', paused.message ?? '');
+  assert.equal((paused.options as { concurrency: number }).concurrency, 2, 'the default is recorded; the pause writes one at a time');
 });
 
 test('a checkpoint that fails after its batch committed (the ledger disk full): a rollback restores that batch too', async () => {
