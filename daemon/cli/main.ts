@@ -20,10 +20,16 @@ program
   .version(VERSION)
   .option('-w, --workspace <dir>', 'the workspace (folder with redress.config.json)', process.cwd())
   .option('--json', 'print one JSON object instead of text', false)
-  .showHelpAfterError()
-  // A usage error (unknown option, missing argument) is bad input: exit 2, not commander's 1.
+  .showHelpAfterError('(redress <command> --help lists its options)')
+  // A usage error (unknown option, missing argument, an option value of the wrong kind) is bad input:
+  // exit 2, not commander's 1; with --json it is one JSON object on stdout too, like every other error.
   // Subcommands inherit this; --help and --version still exit 0.
-  .exitOverride((e) => process.exit(e.exitCode === 0 ? 0 : 2));
+  .exitOverride((e) => {
+    if (e.exitCode === 0) process.exit(0);
+    // process.argv: --json may follow the command, and the error may come before it is parsed.
+    if (process.argv.includes('--json')) process.stdout.write(JSON.stringify({ error: { code: 'CONFIG', message: e.message.replace(/^error: /, '') } }) + '\n');
+    process.exit(2);
+  });
 
 const ws = () => resolve(program.opts<{ workspace: string }>().workspace);
 const json = () => program.opts<{ json: boolean }>().json;
@@ -354,8 +360,10 @@ program
       const { runs } = await c.request('runs', { limit: o.limit });
       if (json()) return out({ runs });
       if (!runs.length) return void process.stdout.write('No runs yet. Start with `redress preview corrections/<name>.correction.ts`.\n');
+      const w = (f: (r: (typeof runs)[number]) => string) => Math.max(...runs.map((r) => f(r).length));
+      const [id, kind, status, correction] = [w((r) => r.id), w((r) => r.kind), w((r) => r.status), w((r) => r.correctionId)];
       for (const r of runs) {
-        process.stdout.write(`${r.id.padEnd(26)} ${r.kind.padEnd(8)} ${r.status.padEnd(11)} ${r.correctionId.padEnd(28)} ${r.planId ?? ''}  ${r.message ?? ''}\n`);
+        process.stdout.write(`${r.id.padEnd(id)}  ${r.kind.padEnd(kind)}  ${r.status.padEnd(status)}  ${r.correctionId.padEnd(correction)}  ${r.planId ?? ''}  ${r.message ?? ''}\n`);
       }
     });
   });

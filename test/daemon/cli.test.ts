@@ -155,6 +155,16 @@ describe('--json prints one JSON object with the id and the counts', () => {
     }
   });
 
+  test('runs: the columns line up when run ids differ in length (a rollback id is longer)', async () => {
+    const r = await cli(ws.dir, 'runs');
+    assert.equal(r.status, 0, said(r));
+    const lines = r.stdout.trim().split('\n');
+    const ids = lines.map((l) => l.split(' ')[0]!);
+    assert.ok(new Set(ids.map((id) => id.length)).size > 1, `ids of one length only: ${ids.join(', ')}`);
+    const kindAt = lines.map((l) => l.search(/ (dry-run|apply|verify|rollback) /));
+    assert.equal(new Set(kindAt).size, 1, `the kind column starts at ${kindAt.join(', ')}:\n${r.stdout}`);
+  });
+
   test('after a rollback: its status says how to check it; resuming the apply it undid is refused (exit 2)', async () => {
     const st = await cli(ws.dir, 'status', rollbackRunId);
     assert.equal(st.status, 0, said(st));
@@ -223,6 +233,9 @@ describe('exit codes', () => {
       assert.equal(r.status, 2, `${args.join(' ')}: ${said(r)}`);
       assert.match(r.stderr, says, said(r));
     }
+    const r = await cli(ws.dir, '--json', 'apply', 'plan_x', '--concurrency', '0');
+    assert.equal(r.status, 2, said(r));
+    assert.deepEqual(oneObject(r), { error: { code: 'CONFIG', message: "option '--concurrency <n>' argument '0' is invalid. Give a whole number, 1 or more." } }, 'with --json, one JSON object on stdout');
   });
 
   test('2: a folder that is not a workspace (no redress.config.json), and nothing is created there or above it', async () => {
