@@ -1,7 +1,7 @@
 // The workspace's Redress configuration as the extension needs it (pure: no vscode).
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { CONFIG_FILE, WorkspaceConfig } from '../shared/config';
+import { CONFIG_FILE, workspaceConfigOrNull } from '../shared/config';
 
 /** The folder to serve: the first that has redress.config.json, else the first. */
 export function pickWorkspace(folders: readonly string[]): string | null {
@@ -10,13 +10,7 @@ export function pickWorkspace(folders: readonly string[]): string | null {
 
 /** corrections/ of the workspace (redress.config.json's correctionsDir), even if the config is broken. */
 export function correctionsDir(workspace: string): string {
-  try {
-    const parsed = WorkspaceConfig.safeParse(JSON.parse(readFileSync(join(workspace, CONFIG_FILE), 'utf8')));
-    if (parsed.success) return join(workspace, parsed.data.correctionsDir);
-  } catch {
-    /* no or broken config: the default */
-  }
-  return join(workspace, 'corrections');
+  return join(workspace, workspaceConfigOrNull(workspace)?.correctionsDir ?? 'corrections');
 }
 
 /** A correction id (kebab-case, as shared/manifest.ts requires) from what a person typed. */

@@ -1,4 +1,6 @@
 // redress.config.json: which target a workspace corrects and where its corrections live.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
 
 export const CONFIG_FILE = 'redress.config.json';
@@ -17,3 +19,17 @@ export const WorkspaceConfig = z
   })
   .strict();
 export type WorkspaceConfig = z.infer<typeof WorkspaceConfig>;
+
+/**
+ * The workspace's config when it is there and valid, else null: for choices that have a default (which
+ * folder holds corrections, how the daemon starts). The daemon reports a missing or broken config itself
+ * (daemon/config.ts).
+ */
+export function workspaceConfigOrNull(workspace: string): WorkspaceConfig | null {
+  try {
+    const parsed = WorkspaceConfig.safeParse(JSON.parse(readFileSync(join(workspace, CONFIG_FILE), 'utf8')));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}

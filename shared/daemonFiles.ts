@@ -1,7 +1,7 @@
 // The files a workspace's daemon publishes in .redress/, read the same way by the CLI and the extension.
 import { readFileSync, watch } from 'node:fs';
 import { join } from 'node:path';
-import { CONFIG_FILE } from './config';
+import { workspaceConfigOrNull } from './config';
 import { RedressError } from './errors';
 
 /** What the daemon publishes in .redress/daemon.json (mode 0600). */
@@ -26,13 +26,8 @@ export const STATE_DIR = '.redress';
  * prints it), for about 50 MB more at its peak.
  */
 export function daemonNodeFlags(workspace: string): string[] {
-  let kind: unknown;
-  try {
-    kind = (JSON.parse(readFileSync(join(workspace, CONFIG_FILE), 'utf8')) as { target?: { kind?: unknown } }).target?.kind;
-  } catch {
-    // No or bad config: the daemon says so when it starts; the flags do not matter then.
-  }
-  return [`--max-semi-space-size=${kind === 'postgres' ? 16 : 4}`];
+  // No or a broken config: the daemon says so when it starts; the flags do not matter then.
+  return [`--max-semi-space-size=${workspaceConfigOrNull(workspace)?.target.kind === 'postgres' ? 16 : 4}`];
 }
 
 export function daemonInfoPath(workspace: string): string {

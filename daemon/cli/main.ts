@@ -41,8 +41,9 @@ const collect = (v: string, prev: Record<string, string>) => {
 };
 // Option values, checked where they are typed: commander names the option in its message
 // ("option '--pause-ms <ms>' argument 'abc' is invalid. …") and it is a usage error (exit 2).
+const numberOf = (v: string) => (v.trim() === '' ? NaN : Number(v)); // Number('') is 0
 const whole = (min: number, what: string, max = Number.MAX_SAFE_INTEGER) => (v: string) => {
-  const n = v.trim() === '' ? NaN : Number(v);
+  const n = numberOf(v);
   if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`Give ${what}.`);
   return n;
 };
@@ -51,7 +52,7 @@ const ms = whole(0, 'a whole number of milliseconds, 0 or more (at most 3600000,
 const seed = whole(Number.MIN_SAFE_INTEGER, 'a whole number');
 const count = whole(0, 'a whole number, 0 or more');
 const seconds = (v: string) => {
-  const n = v.trim() === '' ? NaN : Number(v);
+  const n = numberOf(v);
   if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('Give a number of seconds, 0 or more (1.5 is fine).');
   return n;
 };

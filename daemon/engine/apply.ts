@@ -5,7 +5,7 @@ import { RedressError } from '../../shared/errors';
 import type { ApplyCounts } from '../../shared/protocol';
 import { createHash } from 'node:crypto';
 import { fromWire, type StoredValue, type WireValue } from '../../shared/values';
-import type { Ledger, PlanRow, PlanRowRecord, RunRow } from '../ledger/ledger';
+import { lanesOf, type Ledger, type PlanRow, type PlanRowRecord, type RunRow } from '../ledger/ledger';
 import { schemaDrift } from '../targets/schemaDrift';
 import type { CasWrite, NativeBatchResult, NativePlanRef, Scan, StoredRow, TableSchema, Target } from '../targets/target';
 import { checkSealed, nativePlanPath, type Slice, type SliceCond } from './nativePlan';
@@ -416,9 +416,6 @@ async function writeLoop(
     if (native) await target.releaseNative?.(native);
   }
 }
-
-/** Batches a write run has in flight at most (its `concurrency`, recorded when it was started). */
-export const lanesOf = (o: { concurrency?: number }): number => o.concurrency ?? 1;
 
 export async function runApply(ledger: Ledger, target: Target, run: RunRow, ctl: RunControl): Promise<RunOutcome> {
   const o = run.options as unknown as ApplyOptions;

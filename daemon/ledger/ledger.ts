@@ -299,12 +299,6 @@ export class Ledger {
     return (rows as PlanRowTuple[]).map(planRowOf);
   }
 
-  /** The changed plan rows after `afterSeq` up to `upToSeq`, at most `limit` of them: a page (engine/planHash.ts). */
-  planPageRows(runId: string, afterSeq: number, upToSeq: number, limit: number): PlanRowRecord[] {
-    const rows = this.stmt(`SELECT ${PLAN_ROW_COLUMNS} FROM plan_rows WHERE run_id = ? AND status = 'changed' AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?`).raw().all(runId, afterSeq, upToSeq, limit);
-    return (rows as PlanRowTuple[]).map(planRowOf);
-  }
-
   insertPlanPages(dryRunId: string, pages: PlanPage[]): void {
     const st = this.db.prepare('INSERT INTO plan_pages (dry_run_id, last_seq, rows, hash) VALUES (?, ?, ?, ?)');
     for (const p of pages) st.run(dryRunId, p.last, p.rows, p.hash);
@@ -534,6 +528,12 @@ function toRunRow(r: Record<string, unknown>): RunRow {
   };
 }
 
+/**
+ * Batches a write run has in flight at most: its `concurrency`, recorded when it was started. Runs made
+ * before batches were written at once recorded none: they wrote one at a time.
+ */
+export const lanesOf = (options: { concurrency?: number }): number => options.concurrency ?? 1;
+
 export function runSummary(r: RunRow): RunSummary {
   return {
     id: r.id,
@@ -546,8 +546,7 @@ export function runSummary(r: RunRow): RunSummary {
     totalRows: r.totalRows,
     counts: r.counts,
     apply: r.apply,
-    // Runs made before batches were written at once recorded none: they wrote one at a time.
-    concurrency: r.kind === 'apply' || r.kind === 'rollback' ? ((r.options as { concurrency?: number }).concurrency ?? 1) : null,
+    concurrency: r.kind === 'apply' || r.kind === 'rollback' ? lanesOf(r.options) : null,
     message: r.message,
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
