@@ -66,13 +66,32 @@ test('ALTER TABLE mid-run halts the apply before its next batch, with a message 
   beforeBatch(e, async (n) => {
     if (n === 3) await s.sql(`ALTER TABLE people ADD COLUMN flagged boolean, ALTER COLUMN note TYPE varchar(50)`);
   });
-  const run = await e.run(e.engine.startApply({ planId }));
+  // One batch at a time, so the ALTER falls exactly between batches 2 and 3 (with two at once it may
+  // also come before batch 2 has begun: the test after this one).
+  const run = await e.run(e.engine.startApply({ planId, concurrency: 1 }));
   assert.equal(run.status, 'halted');
   assert.match(run.message!, /column "note" changed type from text to character varying\(50\)/);
   assert.match(run.message!, /column "flagged" was added/);
   assert.equal(run.batchesDone, 2);
   const lowered = (await s.sql(`SELECT count(*)::int AS n FROM people WHERE email = lower(email)`)).rows[0]!.n;
   assert.equal(lowered, 2 * BATCH, 'exactly the two committed batches were written');
+});
+
+test('ALTER TABLE mid-run with two batches at once: halts, and the table holds exactly the checkpointed batches', async () => {
+  // Regression: run as the default (two at once), the ALTER made when batch 3 starts sometimes takes
+  // its lock before batch 2 has begun. Batch 2 then finds the change and writes nothing; either way the
+  // batches on the table are the checkpointed ones, and none is past the checkpoint.
+  e = await pgEngine(s);
+  const planId = await plan(e);
+  beforeBatch(e, async (n) => {
+    if (n === 3) await s.sql(`ALTER TABLE people ADD COLUMN flagged boolean`);
+  });
+  const run = await e.run(e.engine.startApply({ planId, concurrency: 2 }));
+  assert.equal(run.status, 'halted');
+  assert.match(run.message!, /column "flagged" was added/);
+  assert.ok([1, 2].includes(run.batchesDone), `batches done: ${run.batchesDone}`);
+  const lowered = (await s.sql(`SELECT count(*)::int AS n FROM people WHERE email = lower(email)`)).rows[0]!.n;
+  assert.equal(lowered, run.batchesDone * BATCH, 'exactly the checkpointed batches were written');
 });
 
 test('ALTER TABLE during a dry-run halts it before its next batch', async () => {
